@@ -1,0 +1,67 @@
+"""The publish function: one page of due jobs in, what EventBridge accepted out.
+
+Event, from the dispatcher (up to 1,000 sort keys)::
+
+    {"pk": "j#2026-02-09T11:30", "sks": ["2026-02-09T11:33:00.000Z#<job id>", ...]}
+
+Response; the dispatcher deletes exactly ``published``::
+
+    {"published": [sk, ...], "failed": [{"sk": sk, "error": "..."}], "missing": n}
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.publish.observability import logger, metrics, tracer
+from functions.publish.publisher import PageResult, parse_event, publish_page
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise RuntimeError(
+            f"environment variable {name} is not set (see onthedot.settings.publish_environment)"
+        )
+    return value
+
+
+TABLE_NAME = _required("JOBS_TABLE_NAME")
+BUS_NAME = _required("EVENT_BUS_NAME")
+EVENT_SOURCE = _required("EVENT_SOURCE")
+PUBLISH_RETRIES = int(_required("PUBLISH_RETRIES"))
+
+DYNAMODB = boto3.resource("dynamodb")
+EVENTS = boto3.client("events")
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    pk, sks = parse_event(event)
+    result = publish_page(
+        pk,
+        sks,
+        dynamodb=DYNAMODB,
+        table_name=TABLE_NAME,
+        events_client=EVENTS,
+        bus_name=BUS_NAME,
+        source=EVENT_SOURCE,
+        retries=PUBLISH_RETRIES,
+    )
+    record_metrics(result)
+    return result.as_dict()
+
+
+def record_metrics(result: PageResult) -> None:
+    metrics.add_metric(name="Published", unit=MetricUnit.Count, value=len(result.published))
+    metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=len(result.failed))
+    metrics.add_metric(name="Missing", unit=MetricUnit.Count, value=result.missing)
+    if result.max_lateness_seconds is not None:
+        metrics.add_metric(name="LatenessSeconds", unit=MetricUnit.Seconds, value=result.max_lateness_seconds)

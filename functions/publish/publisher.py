@@ -1,0 +1,277 @@
+"""Publish one page of due jobs: read the items, put their events on the bus, report what was accepted.
+
+The dispatcher hands over keys only (``{"pk": ..., "sks": [...]}``) and deletes exactly the sort keys this
+module reports as ``published``; a job that is failed or missing stays in the table for the next run. So a
+job is deleted only after EventBridge accepted its event, and under faults it is published twice rather than
+never.
+
+botocore already retries whole requests (throttling, 5xx, connection errors). The loops here retry only what
+a successful response hands back as not done: ``UnprocessedKeys`` of BatchGetItem and the entries of PutEvents
+that came back with an ``ErrorCode``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.publish.observability import logger
+from onthedot.jobs import PK, SK, PoisonJob, entry_size, event_entry
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource
+    from mypy_boto3_events.client import EventBridgeClient
+
+MAX_KEYS_PER_READ = 100  # BatchGetItem's limit
+MAX_ENTRIES_PER_PUT = 10  # PutEvents' limits: entries, and the sum of their sizes
+MAX_BYTES_PER_PUT = 256 * 1024
+READ_RETRIES = 5  # extra BatchGetItem calls for keys that came back unprocessed
+BACKOFF_BASE_SECONDS = 0.05
+BACKOFF_CAP_SECONDS = 2.0
+# Errors are cut to this length in the response (logs keep them whole): with 1,000 keys of ~60 characters
+# a page's response stays well below Step Functions' 256 KB limit on a state's data.
+MAX_ERROR_CHARS = 120
+
+Sleep = Callable[[float], object]
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A job that was not published this time, and why; it stays in the table."""
+
+    sk: str
+    error: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"sk": self.sk, "error": self.error[:MAX_ERROR_CHARS]}
+
+
+@dataclass
+class PageResult:
+    """What happened to every sort key of a page: published, failed or missing (deleted meanwhile)."""
+
+    published: list[str] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    missing: int = 0
+    max_lateness_seconds: float | None = None
+    """Seconds from due time to EventBridge's acceptance, the largest of the page; None if none published."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The Lambda's response to the dispatcher: plain JSON."""
+        return {
+            "published": list(self.published),
+            "failed": [failure.as_dict() for failure in self.failed],
+            "missing": self.missing,
+        }
+
+
+@dataclass(frozen=True)
+class _Pending:
+    sk: str
+    entry: dict[str, Any]
+    due: datetime
+
+
+def parse_event(event: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """``(pk, sks)`` from the dispatcher's ``{"pk": "j#...", "sks": ["<due>#<job id>", ...]}``."""
+    pk = event.get("pk") if isinstance(event, Mapping) else None
+    sks = event.get("sks") if isinstance(event, Mapping) else None
+    if not isinstance(pk, str) or not pk:
+        raise ValueError("event must carry 'pk', a non-empty string")
+    if not isinstance(sks, list) or not all(isinstance(sk, str) and sk for sk in sks):
+        raise ValueError("event must carry 'sks', a list of non-empty strings")
+    return pk, sks
+
+
+def publish_page(
+    pk: str,
+    sks: Sequence[str],
+    *,
+    dynamodb: DynamoDBServiceResource,
+    table_name: str,
+    events_client: EventBridgeClient,
+    bus_name: str,
+    source: str,
+    retries: int,
+    read_retries: int = READ_RETRIES,
+    sleep: Sleep = time.sleep,
+    now: Clock | None = None,
+) -> PageResult:
+    """Publish the jobs at ``pk``/``sks`` to ``bus_name``; every distinct sort key ends in exactly one of
+    ``published``, ``failed`` or ``missing``.
+
+    ``retries`` is how many more times PutEvents entries that came back failed are sent again, with
+    exponential backoff and full jitter between rounds (``sleep`` is injectable, as is the ``now`` clock
+    used for lateness).
+    """
+    clock = now or _utc_now
+    order = {sk: index for index, sk in enumerate(dict.fromkeys(sks))}
+    items, failed = read_items(
+        pk, list(order), dynamodb=dynamodb, table_name=table_name, retries=read_retries, sleep=sleep
+    )
+    result = PageResult(failed=failed, missing=len(order) - len(items) - len(failed))
+
+    pending: list[_Pending] = []
+    for sk in order:
+        if sk not in items:
+            continue
+        try:
+            entry, due = event_entry(items[sk], source=source, bus_name=bus_name)
+        except PoisonJob as error:
+            result.failed.append(Failure(sk, f"poison job: {error}"))
+            continue
+        pending.append(_Pending(sk, entry, due))
+
+    put_entries(pending, result, events_client=events_client, retries=retries, sleep=sleep, now=clock)
+    result.published.sort(key=order.__getitem__)
+    result.failed.sort(key=lambda failure: order[failure.sk])
+
+    for failure in result.failed:
+        logger.warning("job not published", pk=pk, sk=failure.sk, error=failure.error)
+    logger.info(
+        "published page",
+        pk=pk,
+        due=len(order),
+        published=len(result.published),
+        failed=len(result.failed),
+        missing=result.missing,
+        max_lateness_seconds=result.max_lateness_seconds,
+    )
+    return result
+
+
+def read_items(
+    pk: str,
+    sks: Sequence[str],
+    *,
+    dynamodb: DynamoDBServiceResource,
+    table_name: str,
+    retries: int,
+    sleep: Sleep,
+) -> tuple[dict[str, dict[str, Any]], list[Failure]]:
+    """The items found, by sort key (strongly consistent reads), and the keys that could not be read.
+
+    A key that is neither found nor failed is missing: its job was deleted after the page was queried.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    failed: list[Failure] = []
+    for chunk in _chunks(sks, MAX_KEYS_PER_READ):
+        request: Mapping[str, Any] = {
+            table_name: {"Keys": [{PK: pk, SK: sk} for sk in chunk], "ConsistentRead": True}
+        }
+        attempt = 0
+        while request:
+            try:
+                response = dynamodb.batch_get_item(RequestItems=request)
+            except (BotoCoreError, ClientError) as error:
+                error_text = f"BatchGetItem failed: {describe(error)}"
+                failed.extend(Failure(sk, error_text) for sk in _sks_of(request, table_name))
+                break
+            for item in response.get("Responses", {}).get(table_name, []):
+                found[str(item[SK])] = dict(item)
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            if attempt >= retries:
+                error_text = f"still unprocessed by BatchGetItem after {retries} retries"
+                failed.extend(Failure(sk, error_text) for sk in _sks_of(request, table_name))
+                break
+            attempt += 1
+            sleep(backoff(attempt))
+    return found, failed
+
+
+def put_entries(
+    pending: Sequence[_Pending],
+    result: PageResult,
+    *,
+    events_client: EventBridgeClient,
+    retries: int,
+    sleep: Sleep,
+    now: Clock,
+) -> None:
+    """PutEvents in requests of at most 10 entries and 256 KB; rejected entries are sent again, up to
+    ``retries`` more rounds. Accepted sort keys go to ``result.published``, the rest to ``result.failed``.
+    """
+    attempt = 0
+    while pending:
+        rejected: list[tuple[_Pending, str]] = []
+        for batch in batches(pending):
+            try:
+                entries: list[Any] = [job.entry for job in batch]
+                response = events_client.put_events(Entries=entries)
+            except (BotoCoreError, ClientError) as error:
+                error_text = f"PutEvents failed: {describe(error)}"
+                result.failed.extend(Failure(job.sk, error_text) for job in batch)
+                continue
+            accepted_at = now()
+            outcomes = response.get("Entries", [])
+            if len(outcomes) != len(batch):
+                error_text = f"PutEvents answered {len(outcomes)} results for {len(batch)} entries"
+                result.failed.extend(Failure(job.sk, error_text) for job in batch)
+                continue
+            for job, outcome in zip(batch, outcomes, strict=True):
+                if outcome.get("ErrorCode"):
+                    rejected.append((job, f"{outcome['ErrorCode']}: {outcome.get('ErrorMessage', '')}"))
+                    continue
+                result.published.append(job.sk)
+                lateness = (accepted_at - job.due).total_seconds()
+                if result.max_lateness_seconds is None or lateness > result.max_lateness_seconds:
+                    result.max_lateness_seconds = lateness
+        if not rejected:
+            return
+        if attempt >= retries:
+            result.failed.extend(Failure(job.sk, error) for job, error in rejected)
+            return
+        attempt += 1
+        logger.info("retrying rejected entries", rejected=len(rejected), attempt=attempt)
+        sleep(backoff(attempt))
+        pending = [job for job, _ in rejected]
+
+
+def batches(pending: Sequence[_Pending]) -> Iterator[list[_Pending]]:
+    """Consecutive groups of at most ``MAX_ENTRIES_PER_PUT`` entries and ``MAX_BYTES_PER_PUT`` bytes."""
+    batch: list[_Pending] = []
+    size = 0
+    for job in pending:
+        job_size = entry_size(job.entry)
+        if batch and (len(batch) == MAX_ENTRIES_PER_PUT or size + job_size > MAX_BYTES_PER_PUT):
+            yield batch
+            batch, size = [], 0
+        batch.append(job)
+        size += job_size
+    if batch:
+        yield batch
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter: a random wait up to ``BASE * 2**attempt`` seconds, capped."""
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
+
+
+def describe(error: BotoCoreError | ClientError) -> str:
+    """``Code: message`` of a service error; the text of any other botocore error."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', 'Unknown')}: {details.get('Message', '')}"
+    return str(error)
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _sks_of(request: Mapping[str, Any], table_name: str) -> list[str]:
+    return [str(key[SK]) for key in request.get(table_name, {}).get("Keys", [])]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

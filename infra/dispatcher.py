@@ -1,0 +1,85 @@
+"""The dispatcher: the Express state machine from statemachine/dispatcher.asl.json, started on a schedule."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from onthedot.settings import DEFINITION_PATH, Settings, substitutions
+
+
+class Dispatcher(Construct):
+    """The state machine, its execution log, its permissions and the rule that starts it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        table: dynamodb.ITable,
+        publish_function: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # For Express state machines these logs are the console's execution history.
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-dispatcher",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            # Inlined as written; CloudFormation fills in the ${...} keys, as the local cloud does.
+            definition_body=sfn.DefinitionBody.from_string(DEFINITION_PATH.read_text(encoding="utf-8")),
+            definition_substitutions=substitutions(
+                settings,
+                table_name=table.table_name,
+                publish_function_arn=publish_function.function_arn,
+            ),
+            logs=sfn.LogOptions(
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+            tracing_enabled=True,
+        )
+        # Service integrations in a definition from a file are not granted automatically.
+        table.grant(self.state_machine, "dynamodb:Query", "dynamodb:BatchWriteItem")
+        publish_function.grant_invoke(self.state_machine)
+        self._acknowledge_wildcards(publish_function)
+
+        self.schedule = events.Rule(
+            self,
+            "Schedule",
+            description="Starts the dispatcher.",
+            schedule=events.Schedule.rate(Duration.minutes(settings.scheduleMinutes)),
+            targets=[targets.SfnStateMachine(self.state_machine)],
+        )
+
+    def _acknowledge_wildcards(self, publish_function: lambda_.IFunction) -> None:
+        """The two wildcards in the state machine's policy that no narrower statement can replace."""
+        stack = Stack.of(self)
+        function_id = stack.resolve(stack.get_logical_id(publish_function.node.default_child))
+        Validations.of(self.state_machine.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, "
+                "GetSamplingTargets) and CloudWatch Logs delivery (logs:*LogDelivery*, PutResourcePolicy, "
+                "DescribeResourcePolicies, DescribeLogGroups) support no resource-level permissions; AWS "
+                "requires Resource '*' for them (Step Functions logging and X-Ray documentation).",
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+                reason="Versions and aliases of the publish function only, as grant_invoke adds them.",
+            ),
+        )

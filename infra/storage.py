@@ -1,0 +1,29 @@
+"""Where jobs wait until they are due: one DynamoDB table keyed as ``onthedot.keys`` computes."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from onthedot.jobs import PK, SK
+
+
+class JobsStorage(Construct):
+    """The jobs table: on demand, point-in-time recovery on, encrypted with the AWS managed key."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.Table(
+            self,
+            "Jobs",
+            partition_key=dynamodb.Attribute(name=PK, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=SK, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            # Jobs not yet fired are user data: deleting the stack must not delete them.
+            removal_policy=RemovalPolicy.RETAIN,
+        )

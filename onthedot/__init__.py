@@ -1,0 +1,3 @@
+"""onthedot: a serverless scheduler for AWS."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,119 @@
+"""Runs a Lambda function's real handler in-process when moto is asked to invoke it.
+
+moto invokes Lambda functions in Docker, or only echoes the payload without it. The local cloud registers the
+functions it creates here, and moto's invoke calls their handler from ``functions/`` instead, with the
+function's environment, as the Lambda runtime would.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+
+MOTO_TARGET = LambdaFunction  # whose ``_invoke_lambda(self, event) -> (payload, errored, logs)`` is replaced
+
+_environment_lock = threading.RLock()
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set process environment variables for the duration of a call (handlers read them, as on Lambda)."""
+    with _environment_lock:
+        saved = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@dataclass
+class InProcessFunction:
+    """A handler file loaded as its own module, in the function's environment."""
+
+    name: str
+    handler_file: Path
+    handler_name: str
+    environment: dict[str, str]
+    _module: ModuleType | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _handler(self) -> Callable[[Any, Any], Any]:
+        with self._lock:
+            if self._module is None:
+                # A private module name, so that each local cloud gets its own copy of the handler's globals.
+                module_name = f"_onthedot_local_{self.name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+                spec = importlib.util.spec_from_file_location(module_name, self.handler_file)
+                if spec is None or spec.loader is None:
+                    raise ImportError(f"cannot load {self.handler_file}")
+                module = importlib.util.module_from_spec(spec)
+                with _environment(self.environment):
+                    spec.loader.exec_module(module)
+                self._module = module
+            return getattr(self._module, self.handler_name)  # type: ignore[no-any-return]
+
+    def invoke(self, event: Any) -> tuple[str, bool, str]:
+        try:
+            handler = self._handler()
+            with _environment(self.environment):
+                result = handler(event, _Context(self.name))
+            return json.dumps(result), False, ""
+        except Exception as error:  # reported as Lambda reports a handled function error
+            payload = {"errorMessage": str(error), "errorType": type(error).__name__}
+            return json.dumps(payload), True, traceback.format_exc()
+
+
+@dataclass(frozen=True)
+class _Context:
+    function_name: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+_functions: dict[str, InProcessFunction] = {}
+_original_invoke = MOTO_TARGET._invoke_lambda
+
+
+def register(function: InProcessFunction) -> None:
+    _functions[function.name] = function
+
+
+def unregister(name: str) -> None:
+    _functions.pop(name, None)
+
+
+def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    function = _functions.get(self.function_name)
+    if function is None:
+        return _original_invoke(self, event)  # type: ignore[no-any-return]
+    return function.invoke(event if event is not None else {})
+
+
+def install() -> None:
+    """Make moto's Lambda invoke run registered handlers in-process (idempotent)."""
+    MOTO_TARGET._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]

@@ -1,0 +1,88 @@
+"""Linters over what gets deployed: cfn-lint on the template, cdk-nag on the stack, asl-validator on the definition."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from cdk_nag import AwsSolutionsChecks
+from cfnlint.api import ManualArgs, lint
+from conftest import REPO_ROOT, Synthesized
+
+from onthedot.settings import Settings, render_definition, substitutions
+
+# Findings the tools get wrong, each with its reason. Everything else fails the test.
+CFN_LINT_ACCEPTED = {
+    # CDK puts DependsOn on a function's (and a state machine's) role next to the GetAtt of that role.
+    "W3005": re.compile(r"dependency already enforced by a 'GetAtt'"),
+    # A JSONata Map state may give MaxConcurrency as an expression that evaluates to an integer
+    # (Step Functions "Map state" docs); cfn-lint's schema still wants a number (cf. cfn-lint#4342, #4096).
+    "E3601": re.compile(r"^'\{% .* %\}' is not of type 'number' at '.*/MaxConcurrency'$"),
+}
+
+
+def test_cfn_lint_finds_nothing_but_known_false_positives(synthesized: Synthesized) -> None:
+    template = json.dumps(synthesized.template.to_json())
+    matches = lint(template, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
+    unexpected = [
+        f"{m.rule.id} {m.message}"
+        for m in matches
+        if not (m.rule.id in CFN_LINT_ACCEPTED and CFN_LINT_ACCEPTED[m.rule.id].search(m.message))
+    ]
+    assert unexpected == []
+
+
+def test_cdk_nag_reports_nothing_unacknowledged(synthesized: Synthesized) -> None:
+    report = AwsSolutionsChecks().validate_scope(synthesized.stack)
+    violations = [
+        f"{v.rule_name} {[r.construct_path for r in v.violating_resources]}" for v in report.violations
+    ]
+    assert violations == []
+    assert report.success
+
+
+def test_cdk_nag_acknowledgments_are_the_known_few_each_with_a_reason(synthesized: Synthesized) -> None:
+    acknowledged = {
+        (construct.node.path, rule): reason
+        for construct in synthesized.stack.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        for rule, reason in entry.data.items()
+    }
+    rules = sorted(re.sub(r"<\w+\.Arn>", "<function>", rule) for _, rule in acknowledged)
+    assert rules == [
+        "Annotation::AwsSolutions-IAM5[Resource::*]",  # X-Ray (function); X-Ray + log delivery (state machine)
+        "Annotation::AwsSolutions-IAM5[Resource::*]",
+        "Annotation::AwsSolutions-IAM5[Resource::<function>:*]",  # grant_invoke: the function's versions
+        "Annotation::AwsSolutions-L1",  # the pinned Python runtime
+    ]
+    assert all(len(reason) > 40 for reason in acknowledged.values()), acknowledged
+
+
+@pytest.fixture(scope="module")
+def asl_validator() -> list[str]:
+    if shutil.which("npx") is None or not (REPO_ROOT / "node_modules" / ".bin" / "asl-validator").exists():
+        pytest.skip("asl-validator is not installed: run `npm ci` (the Makefile does)")
+    return ["npx", "--no-install", "asl-validator"]
+
+
+def test_asl_validator_accepts_the_definition_as_deployed(asl_validator: list[str], tmp_path: Path) -> None:
+    # GIVEN the definition with its ${...} keys filled in, as CloudFormation's DefinitionSubstitutions does
+    values = substitutions(Settings(), table_name="onthedot-jobs", publish_function_arn="onthedot-publish")
+    rendered = tmp_path / "dispatcher.asl.json"
+    rendered.write_text(render_definition(values), encoding="utf-8")
+    # WHEN asl-validator checks it
+    result = subprocess.run(
+        [*asl_validator, "--json-path", str(rendered)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # THEN it is valid Amazon States Language
+    assert result.returncode == 0, result.stdout + result.stderr

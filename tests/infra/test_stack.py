@@ -1,0 +1,377 @@
+"""Property tests of the synthesized template: what each resource is configured to do, and may do."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+from conftest import REPO_ROOT, Synthesized, synthesize
+
+from infra import read_settings
+from infra.publisher import POWERTOOLS_LAYER_PARAMETER
+from onthedot.settings import DEFINITION_PATH, Settings, SettingsError, publish_environment, substitutions
+
+# Actions AWS allows only on Resource "*": they define no resource types (X-Ray; CloudWatch Logs
+# delivery, which Step Functions logging needs). Any other statement must name its resources.
+STAR_ONLY_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def flatten(value: Any, *, references: bool = False) -> str:
+    """A template string as text: plain, or the Fn::Join CDK makes when it splits out tokens.
+
+    With ``references``, a Ref or GetAtt inside becomes ``${Id}`` or ``${Id.Attribute}``, as in Fn::Sub.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return separator.join(flatten(part, references=references) for part in parts)
+    if references and isinstance(value, dict) and set(value) == {"Ref"}:
+        return "${" + value["Ref"] + "}"
+    if references and isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    raise AssertionError(f"not a literal string: {value!r}")
+
+
+def statements_of_role(resources: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    """Every statement of every AWS::IAM::Policy attached to the role."""
+    return [
+        statement
+        for resource in resources.values()
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in resource["Properties"]["Roles"]
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def statements_allowing(statements: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    return [s for s in statements if any(action.startswith(prefix) for action in as_list(s["Action"]))]
+
+
+def get_att(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+@pytest.fixture(scope="module")
+def ids(synthesized: Synthesized) -> dict[str, str]:
+    """Logical ids of the stack's key resources, found by type (and a property where types repeat)."""
+    table = synthesized.logical_id("AWS::DynamoDB::Table")
+    machine = synthesized.logical_id("AWS::StepFunctions::StateMachine")
+    function = synthesized.logical_id("AWS::Lambda::Function")
+    resources = synthesized.template.to_json()["Resources"]
+    return {
+        "table": table,
+        "bus": synthesized.logical_id("AWS::Events::EventBus"),
+        "machine": machine,
+        "machine_role": resources[machine]["Properties"]["RoleArn"]["Fn::GetAtt"][0],
+        "function": function,
+        "function_role": resources[function]["Properties"]["Role"]["Fn::GetAtt"][0],
+        "schedule": synthesized.logical_id("AWS::Events::Rule", ScheduleExpression=Match.any_value()),
+        "debug_rule": synthesized.logical_id("AWS::Events::Rule", EventPattern=Match.any_value()),
+    }
+
+
+class TestStateMachine:
+    def test_is_the_one_express_machine_with_logging_and_tracing(self, template: Template) -> None:
+        template.resource_count_is("AWS::StepFunctions::StateMachine", 1)
+        template.has_resource_properties(
+            "AWS::StepFunctions::StateMachine",
+            {
+                "StateMachineType": "EXPRESS",
+                "TracingConfiguration": {"Enabled": True},
+                "LoggingConfiguration": {
+                    "Level": "ALL",
+                    "IncludeExecutionData": True,
+                    "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": Match.any_value()}}],
+                },
+            },
+        )
+
+    def test_logs_to_a_vended_logs_group(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+        logging = resources[ids["machine"]]["Properties"]["LoggingConfiguration"]
+        arn = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
+        log_group = resources[arn["Fn::GetAtt"][0]]
+        assert log_group["Type"] == "AWS::Logs::LogGroup"
+        assert log_group["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/")
+        assert log_group["Properties"]["RetentionInDays"] > 0
+
+    def test_definition_is_the_file_as_written(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+        definition = resources[ids["machine"]]["Properties"]["DefinitionString"]
+        assert flatten(definition) == DEFINITION_PATH.read_text(encoding="utf-8")
+
+    def test_every_substitution_key_is_filled(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+        filled = resources[ids["machine"]]["Properties"]["DefinitionSubstitutions"]
+        expected = substitutions(Settings(), table_name="table", publish_function_arn="function")
+        assert set(filled) == set(expected)
+        assert filled["JobsTableName"] == {"Ref": ids["table"]}
+        assert filled["PublishFunctionArn"] == get_att(ids["function"])
+        knobs = {key: value for key, value in expected.items() if key not in {"JobsTableName", "PublishFunctionArn"}}
+        assert {key: filled[key] for key in knobs} == knobs
+
+    def test_the_schedule_starts_it_every_minute(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+        rule = resources[ids["schedule"]]["Properties"]
+        assert rule["ScheduleExpression"] == "rate(1 minute)"
+        assert rule["State"] == "ENABLED"
+        [target] = rule["Targets"]
+        assert target["Arn"] == {"Ref": ids["machine"]}
+        events_role = target["RoleArn"]["Fn::GetAtt"][0]
+        [start] = statements_of_role(resources, events_role)
+        assert start["Action"] == "states:StartExecution"
+        assert start["Resource"] == {"Ref": ids["machine"]}
+
+
+class TestStorage:
+    def test_jobs_table(self, template: Template) -> None:
+        template.has_resource_properties(
+            "AWS::DynamoDB::Table",
+            {
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "AttributeDefinitions": Match.array_equals(
+                    [
+                        {"AttributeName": "pk", "AttributeType": "S"},
+                        {"AttributeName": "sk", "AttributeType": "S"},
+                    ]
+                ),
+                "BillingMode": "PAY_PER_REQUEST",
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+            },
+        )
+
+    def test_jobs_outlive_the_stack(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+        assert resources[ids["table"]]["DeletionPolicy"] == "Retain"
+
+
+class TestPublishFunction:
+    def test_runtime_and_handler(self, template: Template) -> None:
+        template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "Architectures": ["arm64"],
+                "Runtime": "python3.13",
+                "Handler": "functions.publish.app.handler",
+                "Timeout": 60,
+                "TracingConfig": {"Mode": "Active"},
+            },
+        )
+
+    def test_environment_comes_from_settings(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+        expected = publish_environment(Settings(), table_name="table", bus_name="bus")
+        expected |= {"JOBS_TABLE_NAME": {"Ref": ids["table"]}, "EVENT_BUS_NAME": {"Ref": ids["bus"]}}
+        assert resources[ids["function"]]["Properties"]["Environment"]["Variables"] == expected
+
+    def test_powertools_layer_resolves_from_public_ssm_at_deploy(
+        self, template: Template, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
+        [layer] = resources[ids["function"]]["Properties"]["Layers"]
+        parameter = template.to_json()["Parameters"][layer["Ref"]]
+        assert parameter == {
+            "Type": "AWS::SSM::Parameter::Value<String>",
+            "Default": "/aws/service/powertools/python/arm64/python3.13/latest",
+        }
+        assert parameter["Default"] == POWERTOOLS_LAYER_PARAMETER
+
+    def test_code_asset_holds_only_the_function_and_its_modules(
+        self, synthesized: Synthesized, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
+        key = resources[ids["function"]]["Properties"]["Code"]["S3Key"]
+        asset = synthesized.directory / f"asset.{key.removesuffix('.zip')}"
+        files = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
+        allowed = {"functions/__init__.py", "onthedot/__init__.py", "onthedot/keys.py", "onthedot/jobs.py"}
+        assert "functions/publish/app.py" in files
+        assert {f for f in files if not f.startswith("functions/publish/")} <= allowed
+        assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
+
+    def test_logs_to_its_own_group_with_retention(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+        log_group = resources[ids["function"]]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert resources[log_group]["Properties"]["RetentionInDays"] > 0
+
+
+class TestDebugWorker:
+    def test_rule_on_the_bus_matches_the_event_source(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+        rule = resources[ids["debug_rule"]]["Properties"]
+        assert rule["EventBusName"] == {"Ref": ids["bus"]}
+        assert rule["EventPattern"] == {"source": ["onthedot"]}
+
+    def test_delivers_to_a_log_group_with_retention(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+        [target] = resources[ids["debug_rule"]]["Properties"]["Targets"]
+        arn = flatten(target["Arn"], references=True)
+        prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+        assert arn.startswith(prefix)
+        log_group = resources[arn.removeprefix(prefix).strip("${}")]
+        assert log_group["Type"] == "AWS::Logs::LogGroup"
+        assert log_group["Properties"]["LogGroupName"].startswith("/aws/events/")  # EventBridge's requirement
+        assert log_group["Properties"]["RetentionInDays"] > 0
+
+    def test_events_may_write_to_that_log_group_only(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+        [policy] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::ResourcePolicy"]
+        [statement] = json.loads(flatten(policy["PolicyDocument"], references=True))["Statement"]
+        [target] = resources[ids["debug_rule"]]["Properties"]["Targets"]
+        log_group_id = flatten(target["Arn"], references=True).rsplit("${", 1)[1].rstrip("}")
+        assert statement["Effect"] == "Allow"
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        assert statement["Resource"] == "${" + log_group_id + ".Arn}"
+
+    def test_no_custom_resources(self, resources: dict[str, Any]) -> None:
+        custom = [r["Type"] for r in resources.values() if r["Type"].startswith("Custom::")]
+        assert custom == [] and "AWS::CloudFormation::CustomResource" not in {r["Type"] for r in resources.values()}
+
+
+class TestPermissions:
+    def test_state_machine_may_query_and_delete_jobs_only(
+        self, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
+        [dynamodb] = statements_allowing(statements_of_role(resources, ids["machine_role"]), "dynamodb:")
+        assert sorted(as_list(dynamodb["Action"])) == ["dynamodb:BatchWriteItem", "dynamodb:Query"]
+        assert as_list(dynamodb["Resource"]) == [get_att(ids["table"])]
+
+    def test_state_machine_may_invoke_the_publish_function(
+        self, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
+        [invoke] = statements_allowing(statements_of_role(resources, ids["machine_role"]), "lambda:")
+        assert invoke["Action"] == "lambda:InvokeFunction"
+        function_arn = get_att(ids["function"])
+        assert function_arn in invoke["Resource"]
+        # the other resource is that same function's versions and aliases ("<arn>:*")
+        assert all(r == function_arn or r == {"Fn::Join": ["", [function_arn, ":*"]]} for r in invoke["Resource"])
+
+    def test_function_may_read_jobs_and_put_events_only(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+        statements = statements_of_role(resources, ids["function_role"])
+        [dynamodb] = statements_allowing(statements, "dynamodb:")
+        assert as_list(dynamodb["Action"]) == ["dynamodb:BatchGetItem"]
+        assert as_list(dynamodb["Resource"]) == [get_att(ids["table"])]
+        [events] = statements_allowing(statements, "events:")
+        assert events["Action"] == "events:PutEvents"
+        assert events["Resource"] == get_att(ids["bus"])
+
+    def test_no_wildcard_resource_but_where_aws_requires_it(self, resources: dict[str, Any]) -> None:
+        offending = [
+            (logical_id, statement["Action"])
+            for logical_id, resource in resources.items()
+            if resource["Type"] == "AWS::IAM::Policy"
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+            if "*" in as_list(statement.get("Resource"))
+            and not set(as_list(statement["Action"])) <= STAR_ONLY_ACTIONS
+        ]
+        assert offending == []
+
+    def test_no_wildcard_actions(self, resources: dict[str, Any]) -> None:
+        actions = [
+            action
+            for resource in resources.values()
+            if resource["Type"] == "AWS::IAM::Policy"
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+            for action in as_list(statement["Action"])
+        ]
+        assert actions and not [action for action in actions if "*" in action]
+
+    def test_roles_carry_no_aws_managed_policies(self, resources: dict[str, Any]) -> None:
+        roles = {i: r["Properties"] for i, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+        assert roles and all("ManagedPolicyArns" not in role and "Policies" not in role for role in roles.values())
+
+
+class TestOutputs:
+    @pytest.mark.parametrize(
+        ("output", "value"),
+        [
+            ("JobsTableName", lambda ids: {"Ref": ids["table"]}),
+            ("EventBusName", lambda ids: {"Ref": ids["bus"]}),
+            ("StateMachineArn", lambda ids: {"Ref": ids["machine"]}),
+            ("PublishFunctionName", lambda ids: {"Ref": ids["function"]}),
+        ],
+    )
+    def test_output(self, template: Template, ids: dict[str, str], output: str, value: Any) -> None:
+        template.has_output(output, {"Value": value(ids)})
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    # GIVEN knobs as `cdk synth -c pageSize=200 -c scheduleMinutes=5 ...` passes them: as strings
+    context = {"pageSize": "200", "scheduleMinutes": "5", "eventSource": "acme.jobs", "logLevel": "DEBUG"}
+    return synthesize(tmp_path_factory.mktemp("tuned"), context)
+
+
+class TestKnobs:
+    def test_page_size_reaches_the_definition(self, tuned: Synthesized) -> None:
+        tuned.template.has_resource_properties(
+            "AWS::StepFunctions::StateMachine",
+            {"DefinitionSubstitutions": Match.object_like({"PageSize": "200"})},
+        )
+
+    def test_schedule_minutes_reach_the_rule(self, tuned: Synthesized) -> None:
+        tuned.template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(5 minutes)"})
+
+    def test_event_source_reaches_the_function_and_the_debug_rule(self, tuned: Synthesized) -> None:
+        tuned.template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {"Environment": {"Variables": Match.object_like({"EVENT_SOURCE": "acme.jobs"})}},
+        )
+        tuned.template.has_resource_properties("AWS::Events::Rule", {"EventPattern": {"source": ["acme.jobs"]}})
+
+    def test_log_level_reaches_the_function(self, tuned: Synthesized) -> None:
+        tuned.template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {"Environment": {"Variables": Match.object_like({"POWERTOOLS_LOG_LEVEL": "DEBUG"})}},
+        )
+
+    def test_cdk_json_lists_every_knob_with_its_default(self) -> None:
+        context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+        defaults = Settings()
+        assert {name: context.get(name) for name in Settings.knob_names()} == {
+            name: getattr(defaults, name) for name in Settings.knob_names()
+        }
+
+    @pytest.mark.parametrize(
+        ("knob", "value"),
+        [
+            ("pageSize", "0"),
+            ("pageSize", "many"),
+            ("bucketMinutes", "7"),
+            ("scheduleMinutes", "61"),
+            ("mapConcurrency", "0"),
+            ("eventSource", "aws.events"),
+            ("logLevel", "LOUD"),
+        ],
+    )
+    def test_bad_knob_is_refused_by_name(self, knob: str, value: str) -> None:
+        with pytest.raises(SettingsError, match=knob):
+            read_settings(cdk.App(context={knob: value}))
+
+    def test_app_exits_with_the_message_not_a_traceback(self, tmp_path: Path) -> None:
+        # GIVEN `cdk synth -c pageSize=0`: the CLI hands context to the app in CDK_CONTEXT_JSON
+        env = os.environ | {"CDK_CONTEXT_JSON": json.dumps({"pageSize": "0"}), "CDK_OUTDIR": str(tmp_path)}
+        # WHEN the app runs
+        result = subprocess.run(
+            [sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        # THEN it stops with the SettingsError message, naming the knob
+        assert result.returncode != 0
+        assert "pageSize" in result.stderr
+        assert "Traceback" not in result.stderr
