@@ -23,7 +23,7 @@ def main() -> None:
         settings = read_settings(app)
     except SettingsError as error:
         # One line the CLI shows as is, rather than a traceback.
-        sys.exit(f"onthedot: invalid context: {error}")
+        sys.exit(f"onthedot: {error}")
     OnTheDotStack(
         app,
         "OnTheDot",

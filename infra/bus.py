@@ -54,7 +54,7 @@ class _LogGroupTarget:
     def __init__(self, log_group: logs.LogGroup) -> None:
         self._log_group = log_group
 
-    def bind(self, rule: events_refs.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:  # noqa: A002
+    def bind(self, rule: events_refs.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         self._log_group.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from typing import cast
+
+from aws_cdk import Acknowledgment, CfnElement, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -69,7 +71,7 @@ class Dispatcher(Construct):
     def _acknowledge_wildcards(self, publish_function: lambda_.IFunction) -> None:
         """The two wildcards in the state machine's policy that no narrower statement can replace."""
         stack = Stack.of(self)
-        function_id = stack.resolve(stack.get_logical_id(publish_function.node.default_child))
+        function_id = stack.resolve(stack.get_logical_id(cast(CfnElement, publish_function.node.default_child)))
         Validations.of(self.state_machine.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",

@@ -31,9 +31,7 @@ class OnTheDotStack(Stack):
 
         self.storage = JobsStorage(self, "Storage")
         self.bus = JobsBus(self, "Bus")
-        self.publisher = Publisher(
-            self, "Publisher", settings=settings, table=self.storage.table, bus=self.bus.bus
-        )
+        self.publisher = Publisher(self, "Publisher", settings=settings, table=self.storage.table, bus=self.bus.bus)
         self.dispatcher = Dispatcher(
             self,
             "Dispatcher",

@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     local.add_argument("--port", type=_port, default=4566, help="port of the local AWS endpoint (default 4566)")
     local.add_argument(
-        "--every", type=_positive, default=60.0, help="seconds between dispatcher runs (default 60, as on AWS)"
+        "--every",
+        type=_positive,
+        default=60.0,
+        help="seconds between dispatcher runs (default 60, as on AWS)",
     )
     local.add_argument("--demo", action="store_true", help="schedule a few sample jobs due in the next two minutes")
     local.add_argument("--exit-after", type=_positive, metavar="SECONDS", help="stop cleanly after SECONDS")

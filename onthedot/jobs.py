@@ -65,9 +65,7 @@ def event_entry(item: Mapping[str, Any], *, source: str, bus_name: str) -> tuple
     if not isinstance(detail, Mapping):
         raise PoisonJob(f"'{DETAIL}' must be a map (a JSON object), got {type(detail).__name__}")
     try:
-        detail_json = json.dumps(
-            detail, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_number
-        )
+        detail_json = json.dumps(detail, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_number)
     except (TypeError, ValueError) as error:
         raise PoisonJob(f"'{DETAIL}' cannot be encoded as JSON: {error}") from None
     entry = {

@@ -27,14 +27,14 @@ class SettingsError(ValueError):
 class Settings:
     """Knobs with their defaults; the names are the ``cdk.json`` context keys."""
 
-    scheduleMinutes: int = 1  # noqa: N815 - context keys are camelCase, as CDK context is
-    bucketMinutes: int = 5  # noqa: N815
-    pageSize: int = 100  # noqa: N815
-    mapConcurrency: int = 2  # noqa: N815
-    publishRetries: int = 3  # noqa: N815
-    deleteRetries: int = 5  # noqa: N815
-    eventSource: str = "onthedot"  # noqa: N815
-    logLevel: str = "INFO"  # noqa: N815
+    scheduleMinutes: int = 1
+    bucketMinutes: int = 5
+    pageSize: int = 100
+    mapConcurrency: int = 2
+    publishRetries: int = 3
+    deleteRetries: int = 5
+    eventSource: str = "onthedot"
+    logLevel: str = "INFO"
 
     # (minimum, maximum) for each integer knob, with why where it is not obvious.
     RANGES = {
@@ -60,8 +60,10 @@ class Settings:
                 f"context 'scheduleMinutes' ({self.scheduleMinutes}) must not exceed 'bucketMinutes' "
                 f"({self.bucketMinutes}): a run drains only the previous and the current bucket"
             )
-        if not isinstance(self.eventSource, str) or not _EVENT_SOURCE.match(self.eventSource) or (
-            self.eventSource.startswith("aws.")
+        if (
+            not isinstance(self.eventSource, str)
+            or not _EVENT_SOURCE.match(self.eventSource)
+            or (self.eventSource.startswith("aws."))
         ):
             raise SettingsError(
                 f"context 'eventSource' must be 1-256 characters of letters, digits, . _ - / "

@@ -25,9 +25,7 @@ from functions.publish.publisher import PageResult, parse_event, publish_page
 def _required(name: str) -> str:
     value = os.environ.get(name, "")
     if not value:
-        raise RuntimeError(
-            f"environment variable {name} is not set (see onthedot.settings.publish_environment)"
-        )
+        raise RuntimeError(f"environment variable {name} is not set (see onthedot.settings.publish_environment)")
     return value
 
 

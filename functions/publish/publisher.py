@@ -163,9 +163,7 @@ def read_items(
     found: dict[str, dict[str, Any]] = {}
     failed: list[Failure] = []
     for chunk in _chunks(sks, MAX_KEYS_PER_READ):
-        request: Mapping[str, Any] = {
-            table_name: {"Keys": [{PK: pk, SK: sk} for sk in chunk], "ConsistentRead": True}
-        }
+        request: Mapping[str, Any] = {table_name: {"Keys": [{PK: pk, SK: sk} for sk in chunk], "ConsistentRead": True}}
         attempt = 0
         while request:
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -74,6 +75,7 @@ class LocalCloud:
     def start(self) -> LocalCloud:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+        _ensure_free(self.port)  # moto's server thread would wait forever on a taken port
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         jsonata_engine.install()
         lambda_runtime.install()
@@ -105,7 +107,7 @@ class LocalCloud:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = boto3.client(
-                service,  # type: ignore[call-overload]
+                service,
                 endpoint_url=self.endpoint,
                 region_name=REGION,
                 aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -118,11 +120,10 @@ class LocalCloud:
         self._moto_api("config", {"stepfunctions": {"execute_state_machine": True}})
 
     def _moto_api(self, path: str, body: dict[str, Any]) -> None:
-        request = urllib.request.Request(
-            f"{self.endpoint}/moto-api/{path}", data=json.dumps(body).encode(), method="POST"
-        )
+        url = f"{self.endpoint}/moto-api/{path}"  # our own loopback endpoint, always http
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")  # noqa: S310
         request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback endpoint
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
             pass
 
     # -- resources ----------------------------------------------------------------------------------------
@@ -132,7 +133,10 @@ class LocalCloud:
         dynamodb = self.client("dynamodb")
         dynamodb.create_table(
             TableName=names.table,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
             AttributeDefinitions=[
                 {"AttributeName": "pk", "AttributeType": "S"},
                 {"AttributeName": "sk", "AttributeType": "S"},
@@ -219,6 +223,19 @@ class LocalCloud:
         error = None if described["status"] == "SUCCEEDED" else f"{described.get('error')}: {described.get('cause')}"
         return Run(arn, described["status"], output, seconds, error)
 
+    def history_stats(self, execution_arn: str) -> tuple[int, int]:
+        """(state transitions, largest state input or output in bytes) of a run, from its execution history."""
+        transitions, largest = 0, 0
+        history = self.client("stepfunctions").get_paginator("get_execution_history")
+        for page in history.paginate(executionArn=execution_arn):
+            for event in page["events"]:
+                transitions += event["type"].endswith("StateEntered")
+                for key, details in event.items():
+                    if key.endswith("EventDetails") and isinstance(details, dict):
+                        payload = details.get("input", details.get("output", ""))
+                        largest = max(largest, len(str(payload).encode()))
+        return transitions, largest
+
     def receive_events(self, wait_seconds: int = 0) -> list[dict[str, Any]]:
         """Events the console worker's queue holds (each received once)."""
         sqs = self.client("sqs")
@@ -235,6 +252,12 @@ class LocalCloud:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
             wait_seconds = 0
+
+
+def _ensure_free(port: int) -> None:
+    """Raise OSError when something already listens on 127.0.0.1:``port``."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))
 
 
 class Ticker:

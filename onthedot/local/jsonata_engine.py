@@ -21,7 +21,6 @@ from typing import Any
 
 from jsonata.jsonata import Jsonata
 from jsonata.utils import Utils
-
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -37,7 +36,7 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.jsonata.jsonata import extract_jsonata_variable_references
 
-MOTO_TARGETS = {
+MOTO_TARGETS: dict[str, Any] = {
     "StringJSONata": string_expression.StringJSONata,
     "StringVariableSample": string_expression.StringVariableSample,
 }
@@ -134,7 +133,7 @@ def _bindings(env: Environment, expression: str, *, with_states: bool) -> dict[s
 
 def _fail(env: Environment, cause: str) -> FailureEventException:
     error_name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
-    details = EventDetails(
+    details = EventDetails(  # type: ignore[typeddict-item]  # moto's TypedDict lists every kind as required
         evaluationFailedEventDetails=EvaluationFailedEventDetails(error=error_name.error_name, cause=cause)
     )
     env.event_manager.add_event(
@@ -142,7 +141,10 @@ def _fail(env: Environment, cause: str) -> FailureEventException:
     )
     return FailureEventException(
         failure_event=FailureEvent(
-            env=env, error_name=error_name, event_type=HistoryEventType.EvaluationFailed, event_details=details
+            env=env,
+            error_name=error_name,
+            event_type=HistoryEventType.EvaluationFailed,
+            event_details=details,
         )
     )
 
@@ -169,5 +171,5 @@ def _variable_sample_eval_body(self: Any, env: Environment) -> None:
 
 def install() -> None:
     """Make moto's interpreter evaluate JSONata with jsonata-python (idempotent)."""
-    MOTO_TARGETS["StringJSONata"]._eval_body = _jsonata_eval_body  # type: ignore[method-assign]
-    MOTO_TARGETS["StringVariableSample"]._eval_body = _variable_sample_eval_body  # type: ignore[method-assign]
+    MOTO_TARGETS["StringJSONata"]._eval_body = _jsonata_eval_body
+    MOTO_TARGETS["StringVariableSample"]._eval_body = _variable_sample_eval_body

@@ -66,7 +66,7 @@ class InProcessFunction:
                 with _environment(self.environment):
                     spec.loader.exec_module(module)
                 self._module = module
-            return getattr(self._module, self.handler_name)  # type: ignore[no-any-return]
+            return getattr(self._module, self.handler_name)
 
     def invoke(self, event: Any) -> tuple[str, bool, str]:
         try:
@@ -110,7 +110,7 @@ def unregister(name: str) -> None:
 def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     function = _functions.get(self.function_name)
     if function is None:
-        return _original_invoke(self, event)  # type: ignore[no-any-return]
+        return _original_invoke(self, event)
     return function.invoke(event if event is not None else {})
 
 

@@ -36,9 +36,7 @@ class Jobs:
 
     cloud: LocalCloud
 
-    def put(
-        self, due: datetime, detail: Any = None, detail_type: str = "reminder", job_id: str | None = None
-    ) -> str:
+    def put(self, due: datetime, detail: Any = None, detail_type: str = "reminder", job_id: str | None = None) -> str:
         job_id = job_id or str(uuid.uuid4())
         item = {
             "pk": keys.partition_key(due),

@@ -32,8 +32,7 @@ def reject_events(monkeypatch: pytest.MonkeyPatch, rejects: Callable[[dict[str, 
         accepted = iter(original(self, [e for e, bad in zip(events, rejected, strict=True) if not bad]))
         fault.fired += sum(rejected)
         return [
-            {"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} if bad else next(accepted)
-            for bad in rejected
+            {"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} if bad else next(accepted) for bad in rejected
         ]
 
     monkeypatch.setattr(EventsBackend, "put_events", put_events)

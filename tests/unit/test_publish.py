@@ -143,9 +143,7 @@ def add_job(
     return sk
 
 
-def run(
-    dynamodb: Any, events: Any, sks: list[str], sleep: Sleeps, *, retries: int = 3, **kwargs: Any
-) -> PageResult:
+def run(dynamodb: Any, events: Any, sks: list[str], sleep: Sleeps, *, retries: int = 3, **kwargs: Any) -> PageResult:
     return publish_page(
         PK,
         sks,
@@ -303,9 +301,7 @@ def test_reads_at_most_100_keys_a_request_consistently(dynamodb, table, events, 
 # --- what a worker receives -----------------------------------------------------------------------------
 
 
-def test_worker_receives_detail_unchanged_with_job_id_and_due_time(
-    dynamodb, table, events, queue_url, sleeps
-):
+def test_worker_receives_detail_unchanged_with_job_id_and_due_time(dynamodb, table, events, queue_url, sleeps):
     # GIVEN jobs whose detail holds quotes, backslashes, non-ASCII text and DynamoDB numbers
     tricky = {
         "text": 'She said "hi" \\ C:\\path\\n \u00e9t\u00e9 \u4e2d\u6587 \U0001f600',
@@ -328,9 +324,7 @@ def test_worker_receives_detail_unchanged_with_job_id_and_due_time(
 
     # THEN the Detail sent is the item's detail, byte for byte, not ASCII-escaped ...
     assert result.published == sks
-    assert {entry["Detail"] for entry in sent} == {
-        json.dumps(expected, ensure_ascii=False, separators=(",", ":"))
-    }
+    assert {entry["Detail"] for entry in sent} == {json.dumps(expected, ensure_ascii=False, separators=(",", ":"))}
     # ... and each worker event carries that detail, the detail-type, the job id and the due time
     messages = sorted(received(queue_url), key=lambda message: message["resources"][0])
     assert len(messages) == len(sks)
@@ -502,9 +496,7 @@ def test_keys_unprocessed_after_the_bound_are_failed_not_missing(dynamodb, table
     assert len(reader.requests) == 5
     assert len(sleeps) == 4
     assert result.published == [sks[0], sks[2]]
-    assert result.as_dict()["failed"] == [
-        {"sk": sks[1], "error": "still unprocessed by BatchGetItem after 4 retries"}
-    ]
+    assert result.as_dict()["failed"] == [{"sk": sks[1], "error": "still unprocessed by BatchGetItem after 4 retries"}]
     assert result.missing == 0
     assert_accounted(result, sks)
 
@@ -644,9 +636,7 @@ def test_handler_publishes_the_page_and_emits_metrics(fresh_app, table, capsys, 
     # GIVEN the dispatcher's event, with two of its three jobs in the table
     event = json.loads((EVENTS_DIR / "publish_page.json").read_text())
     for sk in event["sks"][:2]:
-        table.put_item(
-            Item={"pk": event["pk"], "sk": sk, "detail_type": "reminder", "detail": {"to": "secret-x"}}
-        )
+        table.put_item(Item={"pk": event["pk"], "sk": sk, "detail_type": "reminder", "detail": {"to": "secret-x"}})
     capsys.readouterr()
 
     # WHEN the handler is invoked
@@ -675,9 +665,7 @@ def test_handler_publishes_the_page_and_emits_metrics(fresh_app, table, capsys, 
     }
     # ... and logs the page as JSON with fields, without the jobs' detail
     formatter = fresh_app.logger.registered_formatter
-    logs = [
-        json.loads(formatter.format(record)) for record in caplog.records if record.name == SERVICE_UNDER_TEST
-    ]
+    logs = [json.loads(formatter.format(record)) for record in caplog.records if record.name == SERVICE_UNDER_TEST]
     summary = [line for line in logs if line.get("message") == "published page"]
     assert summary
     assert summary[0]["published"] == 2

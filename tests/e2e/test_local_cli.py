@@ -1,0 +1,155 @@
+"""`onthedot local` as a user runs it: a subprocess, its output, its exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+
+from onthedot import keys
+
+REPO = Path(__file__).resolve().parents[2]
+ONTHEDOT = [sys.executable, "-m", "onthedot.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Output:
+    """Collects a process's stdout lines as they arrive."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._thread.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if re.search(pattern, line):
+                    return line
+            time.sleep(0.1)
+        raise AssertionError(f"no line matching {pattern!r} within {timeout} s; got:\n" + "\n".join(self.lines))
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*ONTHEDOT, "local", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def test_demo_jobs_fire_and_exit_after_stops_cleanly(port: int) -> None:
+    process = start("--demo", "--every", "2", "--exit-after", "12", "--port", str(port))
+    stdout, _ = process.communicate(timeout=90)
+
+    assert process.returncode == 0, stdout
+    assert f"http://127.0.0.1:{port}" in stdout
+    assert f"AWS_ENDPOINT_URL=http://127.0.0.1:{port}" in stdout
+    fired = [line for line in stdout.splitlines() if " fired " in line]
+    assert len(fired) == 4, stdout  # every demo job, once
+    assert {"reminder", "price-change", "report"} <= {line.split()[2] for line in fired}
+    assert all(re.search(r"job [0-9a-f-]{36} .* s late$", line) for line in fired), fired
+    assert stdout.rstrip().endswith("stopped")
+
+
+def test_a_job_typed_in_the_original_item_format_fires(port: int) -> None:
+    process = start("--every", "1", "--port", str(port))
+    output = Output(process)
+    try:
+        output.wait_for("Ctrl-C stops it", timeout=60)
+        # GIVEN a job put by hand, as `aws dynamodb put-item --endpoint-url ...` would, due now
+        due = datetime.now(UTC) + timedelta(milliseconds=500)
+        job_id = str(uuid.uuid4())
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        dynamodb.put_item(
+            TableName="onthedot-jobs",
+            Item=json.loads(
+                json.dumps(
+                    {
+                        "pk": {"S": keys.partition_key(due)},
+                        "sk": {"S": keys.sort_key(due, job_id)},
+                        "detail": {"M": {"recipient": {"S": "ada@example.com"}}},
+                        "detail_type": {"S": "reminder"},
+                    }
+                )
+            ),
+        )
+        # THEN the console worker prints it within a few runs
+        line = output.wait_for(f"fired .* job {job_id}", timeout=30)
+        assert "reminder" in line
+    finally:
+        # AND Ctrl-C stops it cleanly
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    assert output.lines[-1] == "stopped"
+
+
+def test_a_busy_port_is_a_clear_error(port: int) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = subprocess.run(
+            [*ONTHEDOT, "local", "--port", str(port), "--exit-after", "1"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--every", "0"], "must be more than 0 seconds"),
+        (["--port", "70000"], "is not a port number"),
+        (["-c", "pageSize=0"], "'pageSize' must be a whole number from 1 to 1000"),
+        (["-c", "nosuchknob=1"], "KEY one of"),
+    ],
+)
+def test_bad_options_exit_2_with_the_reason(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [*ONTHEDOT, "local", *args], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
