@@ -1,7 +1,7 @@
 # The two commands: `make run` and `make test`. Each does the whole set-up on a fresh machine.
 SHELL := /bin/bash
-# jsii prints a banner on every synth under Node 20; the CDK still supports it.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# jsii prints a banner on every synth under an end-of-life Node (the value lists major versions).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20,22
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from aws_lambda_powertools import Metrics
 from moto.awslambda.models import LambdaFunction
 
 MOTO_TARGET = LambdaFunction  # whose ``_invoke_lambda(self, event) -> (payload, errored, logs)`` is replaced
@@ -73,10 +74,17 @@ class InProcessFunction:
             handler = self._handler()
             with _environment(self.environment):
                 result = handler(event, _Context(self.name))
+            self._clear_disabled_metrics()
             return json.dumps(result), False, ""
         except Exception as error:  # reported as Lambda reports a handled function error
             payload = {"errorMessage": str(error), "errorType": type(error).__name__}
             return json.dumps(payload), True, traceback.format_exc()
+
+    def _clear_disabled_metrics(self) -> None:
+        """Metrics are disabled locally, and Powertools never flushes, so never clears, disabled metrics."""
+        for value in vars(self._module).values():
+            if isinstance(value, Metrics):
+                value.clear_metrics()
 
 
 @dataclass(frozen=True)

@@ -619,7 +619,10 @@ def fresh_app(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     names = ("app", "publisher", "observability")
     saved = {name: sys.modules.pop(f"functions.publish.{name}", None) for name in names}
     try:
-        yield importlib.import_module("functions.publish.app")
+        app = importlib.import_module("functions.publish.app")
+        # Powertools keeps metrics in a store shared by every Metrics instance: start from an empty one.
+        app.metrics.clear_metrics()
+        yield app
     finally:
         for name, module in saved.items():
             sys.modules.pop(f"functions.publish.{name}", None)
