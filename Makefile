@@ -43,6 +43,8 @@ deploy: setup
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/dispatch_1000.py
+	$(BIN)/python benchmarks/dispatch_1000.py --partitions 2
+	$(BIN)/python benchmarks/schedule_10000.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import time
 import uuid
@@ -18,18 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from onthedot import keys
-from onthedot.local.cloud import LocalCloud
+from onthedot.local.cloud import LocalCloud, free_port
 from onthedot.local.metering import count_api_calls
 
 # Per 1,000 jobs (issue #2). Each partition drained ends with one part-filled request of each kind, so a
 # run over two partitions may take one more of each.
 BUDGETS = {"events:PutEvents": 100, "dynamodb:BatchWriteItem": 40}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def seed(cloud: LocalCloud, now: datetime, count: int, detail_bytes: int, span: timedelta) -> None:

@@ -56,7 +56,14 @@ class Dispatcher(Construct):
             tracing_enabled=True,
         )
         # Service integrations in a definition from a file are not granted automatically.
-        table.grant(self.state_machine, "dynamodb:Query", "dynamodb:BatchWriteItem")
+        table.grant(
+            self.state_machine,
+            "dynamodb:Query",  # Query due jobs
+            "dynamodb:BatchWriteItem",  # Delete published
+            "dynamodb:DeleteItem",  # Advance series (TransactWriteItems is authorised per item action)
+            "dynamodb:PutItem",  # Advance series, Record run
+            "dynamodb:UpdateItem",  # Advance series
+        )
         publish_function.grant_invoke(self.state_machine)
         self._acknowledge_wildcards(publish_function)
 

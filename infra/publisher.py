@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra.dependencies import DependenciesLayer
 from onthedot.settings import Settings, publish_environment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,8 @@ CODE_EXCLUDE = [
     "!onthedot/__init__.py",
     "!onthedot/keys.py",
     "!onthedot/jobs.py",
+    "!onthedot/errors.py",
+    "!onthedot/recurrence.py",
     "__pycache__",
     "*.pyc",
 ]
@@ -79,7 +82,10 @@ class Publisher(Construct):
             architecture=ARCHITECTURE,
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(REPO_ROOT), exclude=CODE_EXCLUDE),
-            layers=[powertools],
+            layers=[
+                powertools,
+                DependenciesLayer(self, "Dependencies", runtime=RUNTIME, architecture=ARCHITECTURE).layer,
+            ],
             memory_size=256,
             timeout=Duration.seconds(60),
             environment=publish_environment(settings, table_name=table.table_name, bus_name=bus.event_bus_name),

@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from onthedot.jobs import PK, SK
+from onthedot.jobs import EXPIRES_AT, PK, SK
 
 
 class JobsStorage(Construct):
@@ -24,6 +24,8 @@ class JobsStorage(Construct):
                 point_in_time_recovery_enabled=True
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            # Idempotency keys and run records expire; jobs carry no expiry.
+            time_to_live_attribute=EXPIRES_AT,
             # Jobs not yet fired are user data: deleting the stack must not delete them.
             removal_policy=RemovalPolicy.RETAIN,
         )

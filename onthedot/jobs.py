@@ -101,3 +101,32 @@ def _number(value: Any) -> Any:
     if isinstance(value, set):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# -- items beyond the original shape (issue #3) ---------------------------------------------------------------
+# A job item may also hold:
+CREATED_AT = "created_at"  # ISO time the job was scheduled
+IDEMPOTENCY_KEY = "idempotency_key"  # the caller's key, when one was given
+SERIES = "series"  # on an occurrence of a recurring job: the series id; detail and detail_type live there
+OCCURRENCE = "occurrence"  # 1-based number of the occurrence within its series
+
+# A recurring job (a series): pk = SERIES_PK_PREFIX + <series id>, sk = SERIES_SK, with DETAIL, DETAIL_TYPE and
+SERIES_PK_PREFIX = "series#"
+SERIES_SK = "series"
+CRON = "cron"  # 5-field cron expression, or absent
+RATE = "rate"  # "15 minutes", "2 hours", "1 day", or absent
+TIME_ZONE = "tz"  # IANA name the rule is read in
+STARTS_AT = "starts_at"  # ISO: no occurrence before it
+ENDS_AT = "ends_at"  # ISO: no occurrence after it (optional)
+LIMIT = "limit"  # at most this many occurrences (optional)
+FIRED = "fired"  # occurrences published so far
+CURRENT = "current"  # sk of the pending occurrence (absent once the series has ended)
+
+# An idempotency key: pk = KEY_PK_PREFIX + <key>, sk = KEY_SK, with JOB_ID (or SERIES) and EXPIRES_AT.
+KEY_PK_PREFIX = "key#"
+KEY_SK = "key"
+JOB_ID = "job_id"
+EXPIRES_AT = "expires_at"  # epoch seconds; the table's TTL attribute
+
+# A dispatcher run's summary: pk = RUN_PK, sk = <run time>, the Summarize counts, EXPIRES_AT.
+RUN_PK = "run"

@@ -3,15 +3,28 @@
 A job lives at ``pk = j#<bucket start>`` and ``sk = <due time>#<job id>``, all times UTC. The bucket is the due
 time floored to ``bucket_minutes``. The dispatcher's Plan state computes the same keys in JSONata; the tests
 hold the two to the same vectors.
+
+Job ids are UUIDv7 values (RFC 9562) whose 48-bit millisecond timestamp is the job's *due time*, so the id
+alone gives the item's key (``job_key``): get, cancel and reschedule are single key operations. A rescheduled
+job keeps its 74 random bits under a new timestamp (``with_due``).
 """
 
 from __future__ import annotations
 
+import secrets
+import uuid
 from datetime import UTC, datetime, timedelta
 
 PK_PREFIX = "j#"
 SK_SEPARATOR = "#"
 DEFAULT_BUCKET_MINUTES = 5
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_TIMESTAMP_BITS = 48
+_RANDOM_BITS = 74  # rand_a (12) and rand_b (62); the version (4) and variant (2) bits sit between them
+_RANDOM_A_BITS = 12
+_RANDOM_B_BITS = 62
 
 
 class KeyFormatError(ValueError):
@@ -71,3 +84,60 @@ def partitions_to_drain(now: datetime, bucket_minutes: int = DEFAULT_BUCKET_MINU
     current = bucket_start(now, bucket_minutes)
     previous = current - timedelta(minutes=bucket_minutes)
     return [partition_key(previous, bucket_minutes), partition_key(current, bucket_minutes)]
+
+
+# -- job ids ----------------------------------------------------------------------------------------------------
+
+
+def _epoch_ms(due: datetime) -> int:
+    """Whole milliseconds since the Unix epoch (floored, as ``format_time`` truncates)."""
+    ms = (utc(due) - _EPOCH) // _MS
+    if not 0 <= ms < 1 << _TIMESTAMP_BITS:
+        raise KeyFormatError(f"due time {format_time(due)} is outside what a UUIDv7 timestamp can hold")
+    return ms
+
+
+def _uuid7(ms: int, random_bits: int) -> str:
+    random_a = random_bits >> _RANDOM_B_BITS
+    random_b = random_bits & ((1 << _RANDOM_B_BITS) - 1)
+    value = (ms << 80) | (0x7 << 76) | (random_a << 64) | (0b10 << 62) | random_b
+    return str(uuid.UUID(int=value))
+
+
+def _parse_job_id(job_id: str) -> uuid.UUID:
+    try:
+        parsed = uuid.UUID(job_id)
+    except (TypeError, ValueError, AttributeError):
+        parsed = None
+    if parsed is None or parsed.version != 7 or parsed.variant != uuid.RFC_4122 or str(parsed) != job_id:
+        raise KeyFormatError(
+            f"{job_id!r} is not an onthedot job id: job ids from onthedot are lowercase UUIDv7 values that carry "
+            "their due time, so a hand-typed id (any other shape) can't be looked up by id; find it with a "
+            "listing instead"
+        )
+    return parsed
+
+
+def new_job_id(due: datetime) -> str:
+    """A fresh job id: a UUIDv7 whose timestamp is ``due`` (to the millisecond), with 74 random bits."""
+    return _uuid7(_epoch_ms(due), secrets.randbits(_RANDOM_BITS))
+
+
+def due_of(job_id: str) -> datetime:
+    """The due time carried by a job id (millisecond precision, UTC); ``KeyFormatError`` for any other id."""
+    ms = _parse_job_id(job_id).int >> 80
+    return _EPOCH + ms * _MS
+
+
+def with_due(job_id: str, due: datetime) -> str:
+    """The id of the same job at another due time: same random bits, new timestamp."""
+    value = _parse_job_id(job_id).int
+    random_a = (value >> 64) & ((1 << _RANDOM_A_BITS) - 1)
+    random_b = value & ((1 << _RANDOM_B_BITS) - 1)
+    return _uuid7(_epoch_ms(due), (random_a << _RANDOM_B_BITS) | random_b)
+
+
+def job_key(job_id: str, bucket_minutes: int = DEFAULT_BUCKET_MINUTES) -> tuple[str, str]:
+    """``(pk, sk)`` of the job with this id."""
+    due = due_of(job_id)
+    return partition_key(due, bucket_minutes), sort_key(due, job_id)

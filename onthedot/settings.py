@@ -112,6 +112,7 @@ def publish_environment(settings: Settings, *, table_name: str, bus_name: str) -
         "EVENT_BUS_NAME": bus_name,
         "EVENT_SOURCE": settings.eventSource,
         "PUBLISH_RETRIES": str(settings.publishRetries),
+        "BUCKET_MINUTES": str(settings.bucketMinutes),
         "POWERTOOLS_SERVICE_NAME": "onthedot",
         "POWERTOOLS_METRICS_NAMESPACE": "onthedot",
         "POWERTOOLS_LOG_LEVEL": settings.logLevel,

@@ -33,6 +33,7 @@ TABLE_NAME = _required("JOBS_TABLE_NAME")
 BUS_NAME = _required("EVENT_BUS_NAME")
 EVENT_SOURCE = _required("EVENT_SOURCE")
 PUBLISH_RETRIES = int(_required("PUBLISH_RETRIES"))
+BUCKET_MINUTES = int(_required("BUCKET_MINUTES"))
 
 DYNAMODB = boto3.resource("dynamodb")
 EVENTS = boto3.client("events")
@@ -52,13 +53,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         bus_name=BUS_NAME,
         source=EVENT_SOURCE,
         retries=PUBLISH_RETRIES,
+        bucket_minutes=BUCKET_MINUTES,
     )
     record_metrics(result)
     return result.as_dict()
 
 
 def record_metrics(result: PageResult) -> None:
-    metrics.add_metric(name="Published", unit=MetricUnit.Count, value=len(result.published))
+    metrics.add_metric(name="Published", unit=MetricUnit.Count, value=len(result.published) + len(result.advance))
     metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=len(result.failed))
     metrics.add_metric(name="Missing", unit=MetricUnit.Count, value=result.missing)
     if result.max_lateness_seconds is not None:

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.publish.observability import logger
-from onthedot.jobs import PK, SK, PoisonJob, entry_size, event_entry
+from functions.publish.series import Advance, resolve_occurrences, series_key
+from onthedot.jobs import PK, SERIES_PK_PREFIX, SK, PoisonJob, entry_size, event_entry
+from onthedot.keys import DEFAULT_BUCKET_MINUTES
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource
@@ -58,6 +60,8 @@ class PageResult:
     """What happened to every sort key of a page: published, failed or missing (deleted meanwhile)."""
 
     published: list[str] = field(default_factory=list)
+    advance: list[Advance] = field(default_factory=list)
+    """Published occurrences of recurring jobs: the dispatcher replaces each with the next one."""
     failed: list[Failure] = field(default_factory=list)
     missing: int = 0
     max_lateness_seconds: float | None = None
@@ -67,6 +71,7 @@ class PageResult:
         """The Lambda's response to the dispatcher: plain JSON."""
         return {
             "published": list(self.published),
+            "advance": [advance.as_dict() for advance in self.advance],
             "failed": [failure.as_dict() for failure in self.failed],
             "missing": self.missing,
         }
@@ -100,6 +105,7 @@ def publish_page(
     bus_name: str,
     source: str,
     retries: int,
+    bucket_minutes: int = DEFAULT_BUCKET_MINUTES,
     read_retries: int = READ_RETRIES,
     sleep: Sleep = time.sleep,
     now: Clock | None = None,
@@ -118,9 +124,23 @@ def publish_page(
     )
     result = PageResult(failed=failed, missing=len(order) - len(items) - len(failed))
 
+    def read_series(ids: set[str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        found, unread = read_keys(
+            [series_key(series_id) for series_id in sorted(ids)],
+            dynamodb=dynamodb,
+            table_name=table_name,
+            retries=read_retries,
+            sleep=sleep,
+        )
+        by_id = {str(item[PK]).removeprefix(SERIES_PK_PREFIX): item for item in found}
+        return by_id, {str(key[PK]).removeprefix(SERIES_PK_PREFIX): error for key, error in unread}
+
+    advances, unpublishable = resolve_occurrences(items, read_series, bucket_minutes)
+    result.failed.extend(Failure(sk, error) for sk, error in unpublishable.items())
+
     pending: list[_Pending] = []
     for sk in order:
-        if sk not in items:
+        if sk not in items or sk in unpublishable:
             continue
         try:
             entry, due = event_entry(items[sk], source=source, bus_name=bus_name)
@@ -130,7 +150,10 @@ def publish_page(
         pending.append(_Pending(sk, entry, due))
 
     put_entries(pending, result, events_client=events_client, retries=retries, sleep=sleep, now=clock)
+    result.advance = [advances[sk] for sk in result.published if sk in advances]
+    result.published = [sk for sk in result.published if sk not in advances]
     result.published.sort(key=order.__getitem__)
+    result.advance.sort(key=lambda advance: order[advance.sk])
     result.failed.sort(key=lambda failure: order[failure.sk])
 
     for failure in result.failed:
@@ -139,7 +162,7 @@ def publish_page(
         "published page",
         pk=pk,
         due=len(order),
-        published=len(result.published),
+        published=len(result.published) + len(result.advance),
         failed=len(result.failed),
         missing=result.missing,
         max_lateness_seconds=result.max_lateness_seconds,
@@ -160,30 +183,48 @@ def read_items(
 
     A key that is neither found nor failed is missing: its job was deleted after the page was queried.
     """
-    found: dict[str, dict[str, Any]] = {}
-    failed: list[Failure] = []
-    for chunk in _chunks(sks, MAX_KEYS_PER_READ):
-        request: Mapping[str, Any] = {table_name: {"Keys": [{PK: pk, SK: sk} for sk in chunk], "ConsistentRead": True}}
+    found, unread = read_keys(
+        [{PK: pk, SK: sk} for sk in sks], dynamodb=dynamodb, table_name=table_name, retries=retries, sleep=sleep
+    )
+    by_sk = {str(item[SK]): item for item in found}
+    return by_sk, [Failure(str(key[SK]), error) for key, error in unread]
+
+
+def read_keys(
+    keys: Sequence[Mapping[str, str]],
+    *,
+    dynamodb: DynamoDBServiceResource,
+    table_name: str,
+    retries: int,
+    sleep: Sleep,
+) -> tuple[list[dict[str, Any]], list[tuple[Mapping[str, str], str]]]:
+    """BatchGetItem of ``keys`` (100 a request, ``UnprocessedKeys`` retried): the items found, and each key
+    that could not be read with the reason."""
+    found: list[dict[str, Any]] = []
+    unread: list[tuple[Mapping[str, str], str]] = []
+    for start in range(0, len(keys), MAX_KEYS_PER_READ):
+        request: Mapping[str, Any] = {
+            table_name: {"Keys": list(keys[start : start + MAX_KEYS_PER_READ]), "ConsistentRead": True}
+        }
         attempt = 0
         while request:
             try:
                 response = dynamodb.batch_get_item(RequestItems=request)
             except (BotoCoreError, ClientError) as error:
                 error_text = f"BatchGetItem failed: {describe(error)}"
-                failed.extend(Failure(sk, error_text) for sk in _sks_of(request, table_name))
+                unread.extend((key, error_text) for key in request[table_name]["Keys"])
                 break
-            for item in response.get("Responses", {}).get(table_name, []):
-                found[str(item[SK])] = dict(item)
+            found.extend(dict(item) for item in response.get("Responses", {}).get(table_name, []))
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break
             if attempt >= retries:
                 error_text = f"still unprocessed by BatchGetItem after {retries} retries"
-                failed.extend(Failure(sk, error_text) for sk in _sks_of(request, table_name))
+                unread.extend((key, error_text) for key in request[table_name]["Keys"])
                 break
             attempt += 1
             sleep(backoff(attempt))
-    return found, failed
+    return found, unread
 
 
 def put_entries(
@@ -260,15 +301,6 @@ def describe(error: BotoCoreError | ClientError) -> str:
         details = error.response.get("Error", {})
         return f"{details.get('Code', 'Unknown')}: {details.get('Message', '')}"
     return str(error)
-
-
-def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _sks_of(request: Mapping[str, Any], table_name: str) -> list[str]:
-    return [str(key[SK]) for key in request.get(table_name, {}).get("Keys", [])]
 
 
 def _utc_now() -> datetime:

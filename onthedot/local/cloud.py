@@ -254,6 +254,13 @@ class LocalCloud:
             wait_seconds = 0
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (for tests and benchmarks)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _ensure_free(port: int) -> None:
     """Raise OSError when something already listens on 127.0.0.1:``port``."""
     with socket.socket() as probe:

@@ -3,54 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
-import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import boto3
 import pytest
 
 from onthedot import keys
-
-REPO = Path(__file__).resolve().parents[2]
-ONTHEDOT = [sys.executable, "-m", "onthedot.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Output:
-    """Collects a process's stdout lines as they arrive."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
-        self._thread.start()
-
-    def _read(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, pattern: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.lines:
-                if re.search(pattern, line):
-                    return line
-            time.sleep(0.1)
-        raise AssertionError(f"no line matching {pattern!r} within {timeout} s; got:\n" + "\n".join(self.lines))
+from tests.e2e.processes import ONTHEDOT, REPO, Output, free_port, start_local
 
 
 @pytest.fixture
@@ -58,19 +22,8 @@ def port() -> int:
     return free_port()
 
 
-def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*ONTHEDOT, "local", *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
 def test_demo_jobs_fire_and_exit_after_stops_cleanly(port: int) -> None:
-    process = start("--demo", "--every", "2", "--exit-after", "12", "--port", str(port))
+    process = start_local("--demo", "--every", "2", "--exit-after", "12", "--port", str(port))
     stdout, _ = process.communicate(timeout=90)
 
     assert process.returncode == 0, stdout
@@ -84,7 +37,7 @@ def test_demo_jobs_fire_and_exit_after_stops_cleanly(port: int) -> None:
 
 
 def test_a_job_typed_in_the_original_item_format_fires(port: int) -> None:
-    process = start("--every", "1", "--port", str(port))
+    process = start_local("--every", "1", "--port", str(port))
     output = Output(process)
     try:
         output.wait_for("Ctrl-C stops it", timeout=60)

@@ -161,6 +161,8 @@ class TestStorage:
                 "BillingMode": "PAY_PER_REQUEST",
                 "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                 "SSESpecification": {"SSEEnabled": True},
+                # idempotency keys and run records expire on their own
+                "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
             },
         )
 
@@ -189,13 +191,26 @@ class TestPublishFunction:
     def test_powertools_layer_resolves_from_public_ssm_at_deploy(
         self, template: Template, resources: dict[str, Any], ids: dict[str, str]
     ) -> None:
-        [layer] = resources[ids["function"]]["Properties"]["Layers"]
-        parameter = template.to_json()["Parameters"][layer["Ref"]]
+        powertools, dependencies = resources[ids["function"]]["Properties"]["Layers"]
+        parameter = template.to_json()["Parameters"][powertools["Ref"]]
         assert parameter == {
             "Type": "AWS::SSM::Parameter::Value<String>",
             "Default": "/aws/service/powertools/python/arm64/python3.13/latest",
         }
         assert parameter["Default"] == POWERTOOLS_LAYER_PARAMETER
+        assert resources[dependencies["Ref"]]["Type"] == "AWS::Lambda::LayerVersion"
+
+    def test_dependencies_layer_holds_croniter_and_tzdata_importable_from_python(
+        self, synthesized: Synthesized, resources: dict[str, Any]
+    ) -> None:
+        [layer] = [r for r in resources.values() if r["Type"] == "AWS::Lambda::LayerVersion"]
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+        key = layer["Properties"]["Content"]["S3Key"]
+        asset = synthesized.directory / f"asset.{key.removesuffix('.zip')}"
+        for module in ("croniter/__init__.py", "dateutil/__init__.py", "six.py", "tzdata/__init__.py"):
+            assert (asset / "python" / module).is_file(), module
+        assert (asset / "python" / "tzdata" / "zoneinfo" / "Australia" / "Sydney").is_file()
 
     def test_code_asset_holds_only_the_function_and_its_modules(
         self, synthesized: Synthesized, resources: dict[str, Any], ids: dict[str, str]
@@ -203,7 +218,14 @@ class TestPublishFunction:
         key = resources[ids["function"]]["Properties"]["Code"]["S3Key"]
         asset = synthesized.directory / f"asset.{key.removesuffix('.zip')}"
         files = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
-        allowed = {"functions/__init__.py", "onthedot/__init__.py", "onthedot/keys.py", "onthedot/jobs.py"}
+        allowed = {
+            "functions/__init__.py",
+            "onthedot/__init__.py",
+            "onthedot/keys.py",
+            "onthedot/jobs.py",
+            "onthedot/errors.py",
+            "onthedot/recurrence.py",
+        }
         assert "functions/publish/app.py" in files
         assert {f for f in files if not f.startswith("functions/publish/")} <= allowed
         assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
@@ -246,9 +268,17 @@ class TestDebugWorker:
 
 
 class TestPermissions:
-    def test_state_machine_may_query_and_delete_jobs_only(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+    def test_state_machine_may_query_delete_and_replace_jobs_only(
+        self, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
         [dynamodb] = statements_allowing(statements_of_role(resources, ids["machine_role"]), "dynamodb:")
-        assert sorted(as_list(dynamodb["Action"])) == ["dynamodb:BatchWriteItem", "dynamodb:Query"]
+        assert sorted(as_list(dynamodb["Action"])) == [
+            "dynamodb:BatchWriteItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ]
         assert as_list(dynamodb["Resource"]) == [get_att(ids["table"])]
 
     def test_state_machine_may_invoke_the_publish_function(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,13 +14,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 
 from onthedot import keys
-from onthedot.local.cloud import LocalCloud
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from onthedot.local.cloud import LocalCloud, free_port
 
 
 @pytest.fixture(scope="package")
@@ -55,7 +48,11 @@ class Jobs:
         """Job ids still in the table."""
         ids: set[str] = set()
         for page in self.cloud.client("dynamodb").get_paginator("scan").paginate(TableName=self.cloud.names.table):
-            ids.update(keys.parse_sort_key(item["sk"]["S"])[1] for item in page["Items"])
+            ids.update(
+                keys.parse_sort_key(item["sk"]["S"])[1]
+                for item in page["Items"]
+                if item["pk"]["S"].startswith(keys.PK_PREFIX)
+            )
         return ids
 
     def fired(self) -> list[dict[str, Any]]:

@@ -199,3 +199,18 @@ def test_no_state_payload_reaches_256_kb(cloud: LocalCloud, jobs: Jobs) -> None:
     transitions, largest = cloud.history_stats(run.execution_arn)
     assert transitions > 0, "the execution history shows no state"
     assert 1000 < largest < 256 * 1024
+
+
+def test_each_run_records_its_counts_for_status(cloud: LocalCloud, jobs: Jobs) -> None:
+    jobs.put(NOW - timedelta(seconds=3))
+
+    run = cloud.dispatch(now=NOW)
+
+    records = cloud.client("dynamodb").query(
+        TableName=cloud.names.table,
+        KeyConditionExpression="pk = :run AND sk = :now",
+        ExpressionAttributeValues={":run": {"S": "run"}, ":now": {"S": run.output["now"]}},
+    )["Items"]
+    assert len(records) == 1
+    assert {name: int(records[0][name]["N"]) for name in COUNTS} == counts(run.output)
+    assert int(records[0]["expires_at"]["N"]) == int(NOW.timestamp()) + 7 * 86400

@@ -354,7 +354,7 @@ def test_nothing_published_has_no_lateness(dynamodb, events, sleeps):
     result = run(dynamodb, events, sks, sleeps)
 
     assert result.max_lateness_seconds is None
-    assert result.as_dict() == {"published": [], "failed": [], "missing": 1}
+    assert result.as_dict() == {"published": [], "advance": [], "failed": [], "missing": 1}
 
 
 # --- failures -------------------------------------------------------------------------------------------
@@ -509,7 +509,7 @@ def test_missing_items_are_counted(dynamodb, table, events, put_requests, sleeps
     result = run(dynamodb, events, sks, sleeps)
 
     # THEN they are missing, neither published nor failed, and nothing was sent for them
-    assert result.as_dict() == {"published": [sks[0], sks[2]], "failed": [], "missing": 2}
+    assert result.as_dict() == {"published": [sks[0], sks[2]], "advance": [], "failed": [], "missing": 2}
     assert job_ids(flatten(put_requests)) == ["job-0001", "job-0002"]
 
 
@@ -518,7 +518,7 @@ def test_duplicate_keys_are_published_once(dynamodb, table, events, put_requests
 
     result = run(dynamodb, events, [sk, sk], sleeps)
 
-    assert result.as_dict() == {"published": [sk], "failed": [], "missing": 0}
+    assert result.as_dict() == {"published": [sk], "advance": [], "failed": [], "missing": 0}
     assert len(flatten(put_requests)) == 1
 
 
@@ -648,7 +648,7 @@ def test_handler_publishes_the_page_and_emits_metrics(fresh_app, table, capsys, 
     finished = datetime.now(UTC)
 
     # THEN it answers plain JSON: both existing jobs published, the third missing
-    assert response == {"published": event["sks"][:2], "failed": [], "missing": 1}
+    assert response == {"published": event["sks"][:2], "advance": [], "failed": [], "missing": 1}
     assert json.loads(json.dumps(response)) == response
     # ... and emits the counts and the page's lateness as EMF metrics in the configured namespace
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]

@@ -1,0 +1,151 @@
+"""Which jobs table the CLI talks to, found the usual ways.
+
+In order:
+
+1. ``--table NAME`` (with ``--bus``): that table, on AWS as boto3 resolves region, credentials and endpoint;
+2. ``--stack NAME``: the table and bus named by the stack's outputs (``JobsTableName``, ``EventBusName``);
+3. ``--port N``: the local cloud on 127.0.0.1:N;
+4. ``AWS_ENDPOINT_URL`` set: that endpoint, with the local cloud's table name;
+5. otherwise the running local cloud on 127.0.0.1 (``ONTHEDOT_LOCAL_PORT``, default 4566), if one answers.
+
+The local cloud's names and credentials are mirrored here rather than imported: ``onthedot.local.cloud``
+imports moto, which a command that only talks to DynamoDB should not pay for. A unit test holds the two
+equal.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+LOCAL_HOST = "127.0.0.1"
+DEFAULT_LOCAL_PORT = 4566
+LOCAL_PORT_VARIABLE = "ONTHEDOT_LOCAL_PORT"
+DEFAULT_BUCKET_MINUTES = 5  # onthedot.settings.Settings.bucketMinutes
+PROBE_SECONDS = 0.5
+
+# The stack's output keys (infra/stack.py).
+TABLE_OUTPUT, BUS_OUTPUT, BUCKET_MINUTES_OUTPUT = "JobsTableName", "EventBusName", "BucketMinutes"
+
+
+class TargetError(Exception):
+    """No table to talk to; the message says why and what to do. The CLI exits 1 on it."""
+
+
+@dataclass(frozen=True)
+class LocalNames:
+    """Mirrors ``onthedot.local.cloud``: ``Names().table``, ``Names().bus``, ``REGION`` and ``CREDENTIALS``."""
+
+    table: str = "onthedot-jobs"
+    bus: str = "onthedot"
+    region: str = "us-east-1"
+    access_key_id: str = "test"
+    secret_access_key: str = "test"  # noqa: S105 - moto's well-known placeholder, not a secret
+
+
+LOCAL = LocalNames()
+
+
+@dataclass(frozen=True)
+class Target:
+    """A jobs table and how to reach it. ``endpoint``/``region``/``credentials`` None: as boto3 resolves them."""
+
+    table: str
+    bus: str | None
+    description: str  # for people: where the table was found
+    endpoint: str | None = None
+    region: str | None = None
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    bucket_minutes: int = DEFAULT_BUCKET_MINUTES
+
+    def client(self, service: str) -> Any:
+        local = self.endpoint is not None
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            config=Config(
+                # A local endpoint either answers at once or is not there: fail fast instead of retrying.
+                connect_timeout=2 if local else 10,
+                retries={"mode": "standard", "max_attempts": 2 if local else 5},
+            ),
+            **self.credentials,
+        )
+
+
+def resolve(
+    *,
+    table: str | None = None,
+    bus: str | None = None,
+    stack: str | None = None,
+    port: int | None = None,
+    bucket_minutes: int | None = None,
+    environ: Mapping[str, str] = os.environ,
+    probe: Callable[[str, int], bool] | None = None,
+    cloudformation: Any = None,
+) -> Target:
+    """The target, from the options in the order of this module's docstring; raises TargetError."""
+    if table is not None:
+        return Target(table, bus, f"table {table}", bucket_minutes=bucket_minutes or DEFAULT_BUCKET_MINUTES)
+    if stack is not None:
+        return _from_stack(stack, bucket_minutes, cloudformation or boto3.client("cloudformation"))
+    minutes = bucket_minutes or DEFAULT_BUCKET_MINUTES
+    if port is None and environ.get("AWS_ENDPOINT_URL"):
+        endpoint = environ["AWS_ENDPOINT_URL"]
+        return Target(LOCAL.table, LOCAL.bus, f"table {LOCAL.table} on {endpoint}", bucket_minutes=minutes)
+    if port is None:
+        port = local_port(environ)
+    if not (probe or listening)(LOCAL_HOST, port):
+        raise TargetError(
+            f"no local cloud on {LOCAL_HOST}:{port} (start one with `make run`), and no --stack/--table given"
+        )
+    endpoint = f"http://{LOCAL_HOST}:{port}"
+    return Target(
+        LOCAL.table,
+        LOCAL.bus,
+        f"local cloud on {endpoint}",
+        endpoint=endpoint,
+        region=LOCAL.region,
+        credentials={"aws_access_key_id": LOCAL.access_key_id, "aws_secret_access_key": LOCAL.secret_access_key},
+        bucket_minutes=minutes,
+    )
+
+
+def local_port(environ: Mapping[str, str]) -> int:
+    text = environ.get(LOCAL_PORT_VARIABLE, "")
+    if not text:
+        return DEFAULT_LOCAL_PORT
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise TargetError(f"{LOCAL_PORT_VARIABLE}={text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def listening(host: str, port: int, timeout: float = PROBE_SECONDS) -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _from_stack(stack: str, bucket_minutes: int | None, cloudformation: Any) -> Target:
+    from botocore.exceptions import ClientError
+
+    try:
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message", str(error))
+        raise TargetError(f"cannot read stack {stack!r}: {message}") from None
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in described[0].get("Outputs", [])}
+    if TABLE_OUTPUT not in outputs:
+        raise TargetError(f"stack {stack!r} has no output {TABLE_OUTPUT!r}; is it an onthedot stack?")
+    if bucket_minutes is None:
+        bucket_minutes = int(outputs.get(BUCKET_MINUTES_OUTPUT, DEFAULT_BUCKET_MINUTES))
+    return Target(outputs[TABLE_OUTPUT], outputs.get(BUS_OUTPUT), f"stack {stack}", bucket_minutes=bucket_minutes)
