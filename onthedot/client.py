@@ -93,6 +93,7 @@ BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_RETRIES = 6  # rounds of UnprocessedItems retries before giving up (about 3 s of back-off in all)
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 2.0
+KEY_CONFLICT_RETRIES = 3  # a transaction on an idempotency key that a concurrent caller is writing
 SERIES_RETRIES = 5  # cancel_series re-reads a series that advanced while it was being cancelled
 MAX_PAGE = 1000
 DEFAULT_LIST_AHEAD = timedelta(days=1)
@@ -603,14 +604,23 @@ class Scheduler:
             return Job(existing_id, due_of(existing_id), job.detail_type, job.detail)
 
     def _transact_with_key(self, key_item: Mapping[str, Any], operations: list[dict[str, Any]]) -> bool:
-        """Put the key record (if new) with ``operations`` in one transaction; True if the key already existed."""
-        try:
-            self.dynamodb.transact_write_items(TransactItems=[self._put_new(key_item), *operations])
-        except ClientError as error:
-            if _condition_failed(error, index=0):
-                return True
-            raise
-        return False
+        """Put the key record (if new) with ``operations`` in one transaction; True if the key already existed.
+
+        Two callers racing on one key can cancel each other (TransactionConflict): the loser tries again and
+        then finds the winner's key record.
+        """
+        for attempt in range(KEY_CONFLICT_RETRIES + 1):
+            try:
+                self.dynamodb.transact_write_items(TransactItems=[self._put_new(key_item), *operations])
+            except ClientError as error:
+                if _condition_failed(error, index=0):
+                    return True
+                if attempt < KEY_CONFLICT_RETRIES and _cancelled_by(error, "TransactionConflict"):
+                    self._sleep(_backoff(attempt + 1))
+                    continue
+                raise
+            return False
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _key_record(self, key: str) -> dict[str, Any]:
         record = self._get_item(KEY_PK_PREFIX + key, KEY_SK)
@@ -861,13 +871,17 @@ def _code(error: ClientError) -> str:
 
 def _condition_failed(error: ClientError, index: int | None = None) -> bool:
     """A cancelled transaction whose operation ``index`` (any, when None) failed its condition."""
+    return _cancelled_by(error, "ConditionalCheckFailed", index)
+
+
+def _cancelled_by(error: ClientError, reason: str, index: int | None = None) -> bool:
+    """A cancelled transaction with ``reason`` for its operation ``index`` (for any, when None)."""
     if _code(error) != "TransactionCanceledException":
         return False
-    reasons = error.response.get("CancellationReasons", [])
-    codes = [reason.get("Code") for reason in reasons]
+    codes = [item.get("Code") for item in error.response.get("CancellationReasons", [])]
     if index is None:
-        return "ConditionalCheckFailed" in codes
-    return len(codes) > index and codes[index] == "ConditionalCheckFailed"
+        return reason in codes
+    return len(codes) > index and codes[index] == reason
 
 
 def _gone(job_id: str) -> str:

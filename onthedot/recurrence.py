@@ -2,7 +2,8 @@
 
 A rule is exactly one of
 
-- a **cron** expression of 5 fields (minute hour day-of-month month day-of-week, as croniter reads them), or
+- a **cron** expression of 5 fields (minute hour day-of-month month day-of-week, as croniter reads them; its
+  hashed and random fields ``H``/``R`` and the ``@daily`` nicknames are refused), or
 - a **rate**: ``<n> minutes``, ``<n> hours`` or ``<n> days`` (``1 minute``, ``15 minutes``, ``2 hours``, ``1 day``),
 
 read in an IANA time zone (``tz``, default ``UTC``), with a start (``starts_at``: no occurrence before it), an

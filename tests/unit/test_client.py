@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from onthedot.client import (
@@ -715,3 +716,40 @@ def test_a_series_handle_is_a_series(scheduler: Scheduler) -> None:
     assert isinstance(series, Series)
     assert series.next is not None
     assert series.next.due == datetime(2026, 2, 9, 20, 0, tzinfo=UTC)  # 09:00 NZDT on the 10th
+
+
+class Conflicting:
+    """A DynamoDB client whose first ``times`` TransactWriteItems calls are cancelled by a conflict."""
+
+    def __init__(self, client: Any, times: int) -> None:
+        self._client = client
+        self.times = times
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **params: Any) -> Any:
+        self.calls += 1
+        if self.calls <= self.times:
+            reasons = [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * (len(params["TransactItems"]) - 1)
+            raise ClientError(
+                {"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons},
+                "TransactWriteItems",
+            )
+        return self._client.transact_write_items(**params)
+
+
+def test_a_conflict_on_a_key_is_tried_again(dynamodb: Any, clock: Clock, sleeps: list[float]) -> None:
+    conflicting = Conflicting(dynamodb, times=2)
+    scheduler = Scheduler(TABLE, dynamodb=conflicting, clock=clock, sleep=sleeps.append)
+    job = scheduler.schedule("reminder", {}, delay=timedelta(minutes=5), key="order-42")
+    assert (conflicting.calls, len(sleeps)) == (3, 2)
+    assert scheduler.get(job.id) == job
+
+
+def test_a_conflict_that_persists_is_raised(dynamodb: Any, clock: Clock, sleeps: list[float]) -> None:
+    scheduler = Scheduler(TABLE, dynamodb=Conflicting(dynamodb, times=99), clock=clock, sleep=sleeps.append)
+    with pytest.raises(ClientError, match="TransactionCanceledException"):
+        scheduler.schedule("reminder", {}, delay=timedelta(minutes=5), key="order-42")
+    assert scan(dynamodb) == []

@@ -184,6 +184,25 @@ def test_day_rates_keep_the_wall_time(zone_and_start: tuple[str, datetime], days
         assert (here.date() - start_day).days % days == 0
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    near_a_transition,
+    st.sampled_from(["1 day", "2 days", "1 hour", "15 minutes"]),
+    st.integers(min_value=0, max_value=24 * 60 - 1),
+    st.integers(min_value=-36 * 60, max_value=36 * 60),
+)
+def test_first_of_a_rate_is_the_first_of_its_series_from_now(
+    zone_and_start: tuple[str, datetime], rate: str, minute_of_day: int, minutes_from_change: int
+) -> None:
+    zone, around = zone_and_start
+    tz = ZoneInfo(zone)
+    start_day = (around - timedelta(days=5)).astimezone(tz).date()
+    wall = datetime(start_day.year, start_day.month, start_day.day) + timedelta(minutes=minute_of_day)
+    rule = Rule(cron=None, rate=rate, tz=zone, starts_at=wall.replace(tzinfo=tz).astimezone(UTC))
+    now = around + timedelta(minutes=minutes_from_change, seconds=7)
+    assert rule.first(now) == next(due for due in rule.occurrences(rule.starts_at) if due >= now)
+
+
 # -- explicit cases --------------------------------------------------------------------------------------------
 
 
@@ -277,6 +296,12 @@ def test_fifteen_minute_rate_stays_fifteen_minutes_apart_across_dst(zone: str) -
         rule = Rule(cron=None, rate="15 minutes", tz=zone, starts_at=change - timedelta(hours=2))
         found = occurrences(rule, change - timedelta(hours=2), 17)
         assert found == [change - timedelta(hours=2) + timedelta(minutes=15 * n) for n in range(17)]
+
+
+def test_a_day_rate_started_before_a_gap_fires_after_it_when_created_inside_the_shift() -> None:
+    # Daily at 02:30 New York; on 2026-03-08 that wall time is in the gap and fires at 03:30 EDT (07:30Z).
+    rule = Rule(cron=None, rate="1 day", tz="America/New_York", starts_at=local("America/New_York", 2026, 3, 1, 2, 30))
+    assert rule.first(local("America/New_York", 2026, 3, 8, 3, 10)) == local("America/New_York", 2026, 3, 8, 3, 30)
 
 
 def test_one_day_rate_keeps_the_wall_time_across_dst() -> None:
