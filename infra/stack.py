@@ -10,7 +10,9 @@ from constructs import Construct
 from infra.bus import DebugWorker, JobsBus
 from infra.dispatcher import Dispatcher
 from infra.publisher import Publisher
+from infra.rewind import Rewind
 from infra.storage import JobsStorage
+from infra.workers import ExampleWorker
 from onthedot.settings import Settings
 
 
@@ -31,7 +33,14 @@ class OnTheDotStack(Stack):
 
         self.storage = JobsStorage(self, "Storage")
         self.bus = JobsBus(self, "Bus")
-        self.publisher = Publisher(self, "Publisher", settings=settings, table=self.storage.table, bus=self.bus.bus)
+        self.publisher = Publisher(
+            self,
+            "Publisher",
+            settings=settings,
+            table=self.storage.table,
+            dead_letter_table=self.storage.dead_letter_table,
+            bus=self.bus.bus,
+        )
         self.dispatcher = Dispatcher(
             self,
             "Dispatcher",
@@ -39,9 +48,16 @@ class OnTheDotStack(Stack):
             table=self.storage.table,
             publish_function=self.publisher.function,
         )
+        self.rewind = Rewind(self, "Rewind", settings=settings, table=self.storage.table)
         self.debug_worker = DebugWorker(self, "DebugWorker", bus=self.bus.bus, source=settings.eventSource)
+        self.example_worker = ExampleWorker(
+            self, "ExampleWorker", bus=self.bus.bus, source=settings.eventSource, log_level=settings.logLevel
+        )
 
         CfnOutput(self, "JobsTableName", value=self.storage.table.table_name)
+        CfnOutput(self, "DeadLetterTableName", value=self.storage.dead_letter_table.table_name)
         CfnOutput(self, "EventBusName", value=self.bus.bus.event_bus_name)
+        CfnOutput(self, "BucketMinutes", value=str(settings.bucketMinutes))
         CfnOutput(self, "StateMachineArn", value=self.dispatcher.state_machine.state_machine_arn)
         CfnOutput(self, "PublishFunctionName", value=self.publisher.function.function_name)
+        CfnOutput(self, "ExampleWorkerFunctionName", value=self.example_worker.function.function_name)

@@ -130,3 +130,21 @@ EXPIRES_AT = "expires_at"  # epoch seconds; the table's TTL attribute
 
 # A dispatcher run's summary: pk = RUN_PK, sk = <run time>, the Summarize counts, EXPIRES_AT.
 RUN_PK = "run"
+
+# -- attempts and the dead letter (issue #4) ------------------------------------------------------------------
+ATTEMPTS = "attempts"  # on a job: runs that failed to publish it
+LAST_ERROR = "last_error"  # on a job: why the last attempt failed
+# A dead-lettered job, in the dead-letter table: pk = DEAD_PK, sk = the job's sk, with
+DEAD_PK = "dlq"
+JOB = "job"  # the job item as it was (a map)
+REASON = "reason"  # why it was dead-lettered
+DEAD_AT = "dead_at"  # ISO time it was dead-lettered
+# The dead letter's size, kept by whoever adds or removes dead letters: pk = SIZE_PK, sk = SIZE_SK, SIZE.
+SIZE_PK = "meta"
+SIZE_SK = "size"
+SIZE = "size"
+
+# The dispatcher's cursor, in the jobs table: the oldest bucket that may still hold due jobs (its pk).
+CURSOR_PK = "cursor"
+CURSOR_SK = "dispatcher"
+CURSOR_BUCKET = "bucket"

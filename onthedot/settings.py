@@ -33,6 +33,8 @@ class Settings:
     mapConcurrency: int = 2
     publishRetries: int = 3
     deleteRetries: int = 5
+    catchUpBuckets: int = 12
+    maxAttempts: int = 5
     eventSource: str = "onthedot"
     logLevel: str = "INFO"
 
@@ -46,6 +48,10 @@ class Settings:
         "mapConcurrency": (1, 40),
         "publishRetries": (0, 10),
         "deleteRetries": (0, 10),
+        # Buckets one run drains, the previous and the current included: how fast an outage is caught up.
+        "catchUpBuckets": (2, 288),
+        # Runs that may fail to publish a job before it goes to the dead letter.
+        "maxAttempts": (1, 100),
     }
 
     def __post_init__(self) -> None:
@@ -102,19 +108,34 @@ def substitutions(settings: Settings, *, table_name: str, publish_function_arn: 
         "PageSize": str(settings.pageSize),
         "MapConcurrency": str(settings.mapConcurrency),
         "DeleteRetries": str(settings.deleteRetries),
+        "CatchUpBuckets": str(settings.catchUpBuckets),
     }
 
 
-def publish_environment(settings: Settings, *, table_name: str, bus_name: str) -> dict[str, str]:
+def publish_environment(
+    settings: Settings, *, table_name: str, bus_name: str, dead_letter_table_name: str
+) -> dict[str, str]:
     """Environment variables of the publish function."""
     return {
         "JOBS_TABLE_NAME": table_name,
+        "DEAD_LETTER_TABLE_NAME": dead_letter_table_name,
+        "MAX_ATTEMPTS": str(settings.maxAttempts),
         "EVENT_BUS_NAME": bus_name,
         "EVENT_SOURCE": settings.eventSource,
         "PUBLISH_RETRIES": str(settings.publishRetries),
         "BUCKET_MINUTES": str(settings.bucketMinutes),
         "POWERTOOLS_SERVICE_NAME": "onthedot",
         "POWERTOOLS_METRICS_NAMESPACE": "onthedot",
+        "POWERTOOLS_LOG_LEVEL": settings.logLevel,
+    }
+
+
+def rewind_environment(settings: Settings, table_name: str) -> dict[str, str]:
+    """Environment variables of the rewind function."""
+    return {
+        "JOBS_TABLE_NAME": table_name,
+        "BUCKET_MINUTES": str(settings.bucketMinutes),
+        "POWERTOOLS_SERVICE_NAME": "onthedot",
         "POWERTOOLS_LOG_LEVEL": settings.logLevel,
     }
 

@@ -12,12 +12,14 @@ Response; the dispatcher deletes exactly ``published``::
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.publish.dead_letter import DeadLetters
 from functions.publish.observability import logger, metrics, tracer
 from functions.publish.publisher import PageResult, parse_event, publish_page
 
@@ -34,9 +36,17 @@ BUS_NAME = _required("EVENT_BUS_NAME")
 EVENT_SOURCE = _required("EVENT_SOURCE")
 PUBLISH_RETRIES = int(_required("PUBLISH_RETRIES"))
 BUCKET_MINUTES = int(_required("BUCKET_MINUTES"))
+DEAD_LETTER_TABLE_NAME = _required("DEAD_LETTER_TABLE_NAME")
+MAX_ATTEMPTS = int(_required("MAX_ATTEMPTS"))
 
 DYNAMODB = boto3.resource("dynamodb")
 EVENTS = boto3.client("events")
+DEAD_LETTERS = DeadLetters(
+    jobs_table=DYNAMODB.Table(TABLE_NAME),
+    dead_letter_table=DYNAMODB.Table(DEAD_LETTER_TABLE_NAME),
+    max_attempts=MAX_ATTEMPTS,
+    now=lambda: datetime.now(UTC),
+)
 
 
 @logger.inject_lambda_context
@@ -54,6 +64,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         source=EVENT_SOURCE,
         retries=PUBLISH_RETRIES,
         bucket_minutes=BUCKET_MINUTES,
+        dead_letters=DEAD_LETTERS,
     )
     record_metrics(result)
     return result.as_dict()
@@ -63,5 +74,8 @@ def record_metrics(result: PageResult) -> None:
     metrics.add_metric(name="Published", unit=MetricUnit.Count, value=len(result.published) + len(result.advance))
     metrics.add_metric(name="Failed", unit=MetricUnit.Count, value=len(result.failed))
     metrics.add_metric(name="Missing", unit=MetricUnit.Count, value=result.missing)
+    metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=len(result.dead))
+    if result.dead_letter_size is not None:
+        metrics.add_metric(name="DeadLetterSize", unit=MetricUnit.Count, value=result.dead_letter_size)
     if result.max_lateness_seconds is not None:
         metrics.add_metric(name="LatenessSeconds", unit=MetricUnit.Seconds, value=result.max_lateness_seconds)

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.publish.dead_letter import POISON, DeadLetters
 from functions.publish.observability import logger
 from functions.publish.series import Advance, resolve_occurrences, series_key
-from onthedot.jobs import PK, SERIES_PK_PREFIX, SK, PoisonJob, entry_size, event_entry
+from onthedot.jobs import ATTEMPTS, PK, SERIES_PK_PREFIX, SK, PoisonJob, entry_size, event_entry
 from onthedot.keys import DEFAULT_BUCKET_MINUTES
 
 if TYPE_CHECKING:
@@ -63,7 +64,10 @@ class PageResult:
     advance: list[Advance] = field(default_factory=list)
     """Published occurrences of recurring jobs: the dispatcher replaces each with the next one."""
     failed: list[Failure] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    """Sent to the dead letter (a poison job, or its last attempt failed): the dispatcher deletes these too."""
     missing: int = 0
+    dead_letter_size: int | None = None
     max_lateness_seconds: float | None = None
     """Seconds from due time to EventBridge's acceptance, the largest of the page; None if none published."""
 
@@ -73,6 +77,7 @@ class PageResult:
             "published": list(self.published),
             "advance": [advance.as_dict() for advance in self.advance],
             "failed": [failure.as_dict() for failure in self.failed],
+            "dead": list(self.dead),
             "missing": self.missing,
         }
 
@@ -106,6 +111,7 @@ def publish_page(
     source: str,
     retries: int,
     bucket_minutes: int = DEFAULT_BUCKET_MINUTES,
+    dead_letters: DeadLetters | None = None,
     read_retries: int = READ_RETRIES,
     sleep: Sleep = time.sleep,
     now: Clock | None = None,
@@ -145,16 +151,19 @@ def publish_page(
         try:
             entry, due = event_entry(items[sk], source=source, bus_name=bus_name)
         except PoisonJob as error:
-            result.failed.append(Failure(sk, f"poison job: {error}"))
+            result.failed.append(Failure(sk, f"{POISON}{error}"))
             continue
         pending.append(_Pending(sk, entry, due))
 
     put_entries(pending, result, events_client=events_client, retries=retries, sleep=sleep, now=clock)
+    if dead_letters is not None:
+        settle_failures(result, items, dead_letters)
     result.advance = [advances[sk] for sk in result.published if sk in advances]
     result.published = [sk for sk in result.published if sk not in advances]
     result.published.sort(key=order.__getitem__)
     result.advance.sort(key=lambda advance: order[advance.sk])
     result.failed.sort(key=lambda failure: order[failure.sk])
+    result.dead.sort(key=order.__getitem__)
 
     for failure in result.failed:
         logger.warning("job not published", pk=pk, sk=failure.sk, error=failure.error)
@@ -164,6 +173,7 @@ def publish_page(
         due=len(order),
         published=len(result.published) + len(result.advance),
         failed=len(result.failed),
+        dead_lettered=len(result.dead),
         missing=result.missing,
         max_lateness_seconds=result.max_lateness_seconds,
     )
@@ -225,6 +235,39 @@ def read_keys(
             attempt += 1
             sleep(backoff(attempt))
     return found, unread
+
+
+def settle_failures(result: PageResult, items: Mapping[str, dict[str, Any]], dead_letters: DeadLetters) -> None:
+    """Count a failed attempt on every job that failed; send poison jobs, and jobs out of attempts, to the
+    dead letter. Jobs that could not be read stay failed without counting: nothing is known of them."""
+    still_failed: list[Failure] = []
+    buried = 0
+    for failure in result.failed:
+        item = items.get(failure.sk)
+        if item is None:
+            still_failed.append(failure)
+            continue
+        try:
+            if failure.error.startswith(POISON):
+                attempts, reason = int(item.get(ATTEMPTS, 0)), failure.error
+            else:
+                attempts = dead_letters.count_failure(item, failure.error)
+                if attempts == 0:  # deleted meanwhile
+                    result.missing += 1
+                    continue
+                if attempts < dead_letters.max_attempts:
+                    still_failed.append(failure)
+                    continue
+                reason = f"{attempts} attempts failed; the last: {failure.error}"
+            buried += dead_letters.bury(item, reason, attempts)
+        except (BotoCoreError, ClientError) as error:
+            still_failed.append(Failure(failure.sk, f"{failure.error} (and recording it failed: {describe(error)})"))
+            continue
+        result.dead.append(failure.sk)
+        logger.warning("job dead-lettered", sk=failure.sk, attempts=attempts, reason=reason)
+    result.failed = still_failed
+    if buried:
+        result.dead_letter_size = dead_letters.grow(buried)
 
 
 def put_entries(

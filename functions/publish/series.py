@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from functions.publish.dead_letter import POISON
 from onthedot import jobs, keys
 
 
@@ -60,14 +61,14 @@ def resolve_occurrences(
         series_id = str(item[jobs.SERIES])
         series = series_items.get(series_id)
         if series is None:
-            unpublishable[sk] = errors.get(series_id, f"poison job: its series {series_id} does not exist")
+            unpublishable[sk] = errors.get(series_id, f"{POISON}its series {series_id} does not exist")
             continue
         try:
             due, job_id = keys.parse_sort_key(sk)
             number = int(item.get(jobs.OCCURRENCE, 1))
             following = Rule.from_item(series).next_after(due, number)
         except ValueError as error:
-            unpublishable[sk] = f"poison job: series {series_id}: {error}"
+            unpublishable[sk] = f"{POISON}series {series_id}: {error}"
             continue
         item[jobs.DETAIL] = series.get(jobs.DETAIL, {})
         item[jobs.DETAIL_TYPE] = series.get(jobs.DETAIL_TYPE)

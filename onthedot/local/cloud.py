@@ -27,11 +27,12 @@ from botocore.config import Config
 
 from onthedot import keys
 from onthedot.local import jsonata_engine, lambda_runtime
-from onthedot.settings import Settings, publish_environment, render_definition, substitutions
+from onthedot.settings import Settings, publish_environment, render_definition, rewind_environment, substitutions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PUBLISH_HANDLER = REPO_ROOT / "functions" / "publish" / "app.py"
 REGION = "us-east-1"
+# Set for the whole process while the cloud runs (Powertools reads them on every call).
+PROCESS_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION}
 
 
@@ -42,7 +43,9 @@ class Names:
     table: str = "onthedot-jobs"
     bus: str = "onthedot"
     state_machine: str = "onthedot-dispatcher"
+    dead_letter_table: str = "onthedot-dead-letters"
     publish_function: str = "onthedot-publish"
+    rewind_function: str = "onthedot-rewind"
     worker_rule: str = "onthedot-console-worker"
     worker_queue: str = "onthedot-console-worker"
     role: str = "onthedot-local"
@@ -69,6 +72,7 @@ class LocalCloud:
         self._clients: dict[str, Any] = {}
         self.state_machine_arn = ""
         self.queue_url = ""
+        self._saved_environment: dict[str, str | None] = {}
 
     # -- life cycle ---------------------------------------------------------------------------------------
 
@@ -79,8 +83,10 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         jsonata_engine.install()
         lambda_runtime.install()
-        # moto's Step Functions interpreter calls the services back on localhost:$MOTO_PORT.
-        os.environ["MOTO_PORT"] = str(self.port)
+        # moto's Step Functions interpreter calls the services back on localhost:$MOTO_PORT; Powertools reads
+        # its switches on every call of a handler running in this process.
+        self._saved_environment = {name: os.environ.get(name) for name in PROCESS_ENVIRONMENT}
+        os.environ.update({**PROCESS_ENVIRONMENT, "MOTO_PORT": str(self.port)})
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self._configure_moto()
@@ -89,10 +95,16 @@ class LocalCloud:
 
     def stop(self) -> None:
         lambda_runtime.unregister(self.names.publish_function)
+        lambda_runtime.unregister(self.names.rewind_function)
         if self._server is not None:
             self._moto_api("reset", {})  # moto keeps its state in-process: leave none behind
             self._server.stop()
             self._server = None
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -130,57 +142,35 @@ class LocalCloud:
 
     def _create_resources(self) -> None:
         names = self.names
-        dynamodb = self.client("dynamodb")
-        dynamodb.create_table(
-            TableName=names.table,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        stream_arn = self._create_table(names.table, stream=True)
+        self._create_table(names.dead_letter_table)
         events = self.client("events")
-        bus_arn = events.create_event_bus(Name=names.bus)["EventBusArn"]
-
+        events.create_event_bus(Name=names.bus)
         role_arn = self.client("iam").create_role(
             RoleName=names.role,
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
         )["Role"]["Arn"]
-
-        environment = publish_environment(self.settings, table_name=names.table, bus_name=names.bus)
-        function_arn = self.client("lambda").create_function(
-            FunctionName=names.publish_function,
-            Runtime="python3.13",
-            Role=role_arn,
-            Handler="functions.publish.app.handler",
-            Code={"ZipFile": b"in-process"},
-            Environment={"Variables": environment},
-            Architectures=["arm64"],
-            Timeout=60,
-        )["FunctionArn"]
-        if str(REPO_ROOT) not in sys.path:  # the handler imports functions.publish.* as on Lambda
+        if str(REPO_ROOT) not in sys.path:  # handlers import functions.* and onthedot.* as on Lambda
             sys.path.insert(0, str(REPO_ROOT))
-        lambda_runtime.register(
-            lambda_runtime.InProcessFunction(
-                name=names.publish_function,
-                handler_file=PUBLISH_HANDLER,
-                handler_name="handler",
-                environment={
-                    **environment,
-                    **self.environment(),
-                    "POWERTOOLS_TRACE_DISABLED": "true",
-                    "POWERTOOLS_METRICS_DISABLED": "true",
-                    "POWERTOOLS_LOG_LEVEL": os.environ.get("ONTHEDOT_LOCAL_LOG_LEVEL", "WARNING"),
-                },
-            )
+
+        publish_arn = self._create_function(
+            names.publish_function,
+            "publish",
+            role_arn,
+            publish_environment(
+                self.settings,
+                table_name=names.table,
+                bus_name=names.bus,
+                dead_letter_table_name=names.dead_letter_table,
+            ),
+        )
+        self._create_function(names.rewind_function, "rewind", role_arn, rewind_environment(self.settings, names.table))
+        self.client("lambda").create_event_source_mapping(
+            EventSourceArn=stream_arn, FunctionName=names.rewind_function, StartingPosition="LATEST"
         )
 
         definition = render_definition(
-            substitutions(self.settings, table_name=names.table, publish_function_arn=function_arn)
+            substitutions(self.settings, table_name=names.table, publish_function_arn=publish_arn)
         )
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name=names.state_machine, definition=definition, roleArn=role_arn, type="EXPRESS"
@@ -199,7 +189,46 @@ class LocalCloud:
         events.put_targets(
             Rule=names.worker_rule, EventBusName=names.bus, Targets=[{"Id": "console", "Arn": queue_arn}]
         )
-        del bus_arn
+
+    def _create_table(self, name: str, *, stream: bool = False) -> str:
+        """A pk/sk table as the stack has it; the stream's ARN when it has one."""
+        table = self.client("dynamodb").create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            **({"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}} if stream else {}),
+        )["TableDescription"]
+        return str(table.get("LatestStreamArn", ""))
+
+    def _create_function(self, name: str, folder: str, role_arn: str, environment: dict[str, str]) -> str:
+        """A Lambda function whose handler, ``functions/<folder>/app.py``, runs in this process."""
+        arn = self.client("lambda").create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role_arn,
+            Handler=f"functions.{folder}.app.handler",
+            Code={"ZipFile": b"in-process"},
+            Environment={"Variables": environment},
+            Architectures=["arm64"],
+            Timeout=60,
+        )["FunctionArn"]
+        lambda_runtime.register(
+            lambda_runtime.InProcessFunction(
+                name=name,
+                handler_file=REPO_ROOT / "functions" / folder / "app.py",
+                handler_name="handler",
+                environment={
+                    **environment,
+                    **self.environment(),
+                    "POWERTOOLS_LOG_LEVEL": os.environ.get("ONTHEDOT_LOCAL_LOG_LEVEL", "WARNING"),
+                },
+            )
+        )
+        return str(arn)
 
     # -- running the dispatcher --------------------------------------------------------------------------
 

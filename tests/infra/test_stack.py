@@ -14,7 +14,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra import read_settings
-from infra.publisher import POWERTOOLS_LAYER_PARAMETER
+from infra.functions import POWERTOOLS_LAYER_PARAMETER
 from onthedot.settings import DEFINITION_PATH, Settings, SettingsError, publish_environment, substitutions
 from tests.infra.synthesis import REPO_ROOT, Synthesized
 
@@ -33,6 +33,7 @@ STAR_ONLY_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    "dynamodb:ListStreams",  # reading a table's stream (the rewind function)
 }
 
 
@@ -78,19 +79,27 @@ def get_att(logical_id: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def ids(synthesized: Synthesized) -> dict[str, str]:
     """Logical ids of the stack's key resources, found by type (and a property where types repeat)."""
-    table = synthesized.logical_id("AWS::DynamoDB::Table")
+    pk_keyed = Match.array_with([{"AttributeName": "pk", "KeyType": "HASH"}])
+    table = synthesized.logical_id("AWS::DynamoDB::Table", KeySchema=pk_keyed, StreamSpecification=Match.any_value())
+    dead_letters = synthesized.logical_id(
+        "AWS::DynamoDB::Table", KeySchema=pk_keyed, StreamSpecification=Match.absent()
+    )
     machine = synthesized.logical_id("AWS::StepFunctions::StateMachine")
-    function = synthesized.logical_id("AWS::Lambda::Function")
+    function = synthesized.logical_id("AWS::Lambda::Function", Handler="functions.publish.app.handler")
     resources = synthesized.template.to_json()["Resources"]
+    rewind = synthesized.logical_id("AWS::Lambda::Function", Handler="functions.rewind.app.handler")
     return {
         "table": table,
+        "dead_letters": dead_letters,
+        "rewind": rewind,
+        "rewind_role": resources[rewind]["Properties"]["Role"]["Fn::GetAtt"][0],
         "bus": synthesized.logical_id("AWS::Events::EventBus"),
         "machine": machine,
         "machine_role": resources[machine]["Properties"]["RoleArn"]["Fn::GetAtt"][0],
         "function": function,
         "function_role": resources[function]["Properties"]["Role"]["Fn::GetAtt"][0],
         "schedule": synthesized.logical_id("AWS::Events::Rule", ScheduleExpression=Match.any_value()),
-        "debug_rule": synthesized.logical_id("AWS::Events::Rule", EventPattern=Match.any_value()),
+        "debug_rule": synthesized.logical_id("AWS::Events::Rule", EventPattern={"detail-type": Match.absent()}),
     }
 
 
@@ -166,6 +175,39 @@ class TestStorage:
             },
         )
 
+    def test_dead_letters_are_a_durable_table_of_their_own(
+        self, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
+        dead_letters = resources[ids["dead_letters"]]
+        assert dead_letters["DeletionPolicy"] == "Retain"
+        properties = dead_letters["Properties"]
+        assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert properties["SSESpecification"] == {"SSEEnabled": True}
+        assert "TimeToLiveSpecification" not in properties  # dead letters never expire
+
+    def test_inserts_of_jobs_reach_the_rewind_function(
+        self, template: Template, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
+        assert resources[ids["table"]]["Properties"]["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
+        template.has_resource_properties(
+            "AWS::Lambda::EventSourceMapping",
+            {
+                "FunctionName": {"Ref": ids["rewind"]},
+                "EventSourceArn": {"Fn::GetAtt": [ids["table"], "StreamArn"]},
+                "StartingPosition": "LATEST",
+                "FilterCriteria": {
+                    "Filters": [
+                        {
+                            "Pattern": json.dumps(
+                                {"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "j#"}]}}}},
+                                separators=(",", ":"),
+                            )
+                        }
+                    ]
+                },
+            },
+        )
+
     def test_jobs_outlive_the_stack(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
         assert resources[ids["table"]]["DeletionPolicy"] == "Retain"
 
@@ -184,8 +226,14 @@ class TestPublishFunction:
         )
 
     def test_environment_comes_from_settings(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
-        expected: dict[str, Any] = publish_environment(Settings(), table_name="table", bus_name="bus")
-        expected |= {"JOBS_TABLE_NAME": {"Ref": ids["table"]}, "EVENT_BUS_NAME": {"Ref": ids["bus"]}}
+        expected: dict[str, Any] = publish_environment(
+            Settings(), table_name="table", bus_name="bus", dead_letter_table_name="dead"
+        )
+        expected |= {
+            "JOBS_TABLE_NAME": {"Ref": ids["table"]},
+            "EVENT_BUS_NAME": {"Ref": ids["bus"]},
+            "DEAD_LETTER_TABLE_NAME": {"Ref": ids["dead_letters"]},
+        }
         assert resources[ids["function"]]["Properties"]["Environment"]["Variables"] == expected
 
     def test_powertools_layer_resolves_from_public_ssm_at_deploy(
@@ -292,14 +340,37 @@ class TestPermissions:
         versions = {"Fn::Join": ["", [function_arn, ":*"]]}
         assert all(resource in (function_arn, versions) for resource in invoke["Resource"])
 
-    def test_function_may_read_jobs_and_put_events_only(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+    def test_function_may_read_jobs_put_events_and_write_dead_letters_only(
+        self, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
         statements = statements_of_role(resources, ids["function_role"])
-        [dynamodb] = statements_allowing(statements, "dynamodb:")
-        assert as_list(dynamodb["Action"]) == ["dynamodb:BatchGetItem"]
-        assert as_list(dynamodb["Resource"]) == [get_att(ids["table"])]
+        jobs, dead_letters = statements_allowing(statements, "dynamodb:")
+        assert as_list(jobs["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"]
+        assert as_list(jobs["Resource"]) == [get_att(ids["table"])]
+        assert as_list(dead_letters["Action"]) == ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+        assert as_list(dead_letters["Resource"]) == [get_att(ids["dead_letters"])]
         [events] = statements_allowing(statements, "events:")
         assert events["Action"] == "events:PutEvents"
         assert events["Resource"] == get_att(ids["bus"])
+
+    def test_rewind_may_only_update_jobs_items_and_read_the_stream(
+        self, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
+        statements = statements_of_role(resources, ids["rewind_role"])
+        writes = [
+            s for s in statements_allowing(statements, "dynamodb:") if "dynamodb:UpdateItem" in as_list(s["Action"])
+        ]
+        assert [as_list(s["Action"]) for s in writes] == [["dynamodb:UpdateItem"]]
+        assert as_list(writes[0]["Resource"]) == [get_att(ids["table"])]
+        stream_actions = {
+            action for s in statements_allowing(statements, "dynamodb:") for action in as_list(s["Action"])
+        } - {"dynamodb:UpdateItem"}
+        assert stream_actions == {
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        }
 
     def test_no_wildcard_resource_but_where_aws_requires_it(self, resources: dict[str, Any]) -> None:
         offending = [

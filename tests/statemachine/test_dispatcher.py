@@ -125,15 +125,21 @@ def test_a_job_whose_publish_fails_stays_for_the_next_run(
     assert jobs.remaining() == set()
 
 
-def test_a_poison_job_is_reported_and_the_others_fire(cloud: LocalCloud, jobs: Jobs) -> None:
+def test_a_poison_job_goes_to_the_dead_letter_with_its_reason_and_the_others_fire(
+    cloud: LocalCloud, jobs: Jobs
+) -> None:
     good = jobs.put(NOW - timedelta(seconds=1))
     poison = jobs.put(NOW - timedelta(seconds=2), detail_type="")  # a job typed by hand without a detail-type
 
     run = cloud.dispatch(now=NOW)
 
-    assert counts(run.output)["failed"] == 1
+    assert counts(run.output) == {"due": 2, "published": 1, "failed": 0, "missing": 0, "deleted": 2, "undeleted": 0}
+    assert run.output["deadLettered"] == 1
     assert fired_ids(jobs) == [good]
-    assert jobs.remaining() == {poison}
+    assert jobs.remaining() == set()
+    [dead] = jobs.dead_letters()
+    assert dead["sk"].endswith(poison)
+    assert "detail_type" in dead["reason"]
 
 
 def test_throttled_queries_are_retried(cloud: LocalCloud, jobs: Jobs, monkeypatch: pytest.MonkeyPatch) -> None:

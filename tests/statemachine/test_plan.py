@@ -37,6 +37,7 @@ def plan_output(now: datetime, bucket_minutes: int = 5) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("now", VECTORS, ids=lambda moment: moment.isoformat())
+@pytest.mark.usefixtures("jobs")  # an empty table: no cursor left behind by another run
 def test_plan_matches_key_math_when_run_on_the_local_cloud(cloud: LocalCloud, now: datetime) -> None:
     run = cloud.dispatch(now=now)
 
@@ -64,6 +65,7 @@ def test_plan_jsonata_agrees_with_python_everywhere(now: datetime, bucket_minute
     assert plan_output(now, bucket_minutes)["partitions"] == keys.partitions_to_drain(now, bucket_minutes)
 
 
+@pytest.mark.usefixtures("jobs")
 def test_the_run_start_time_is_used_when_no_now_is_given(cloud: LocalCloud) -> None:
     before = datetime.now(UTC)
     run = cloud.dispatch()

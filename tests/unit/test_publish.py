@@ -18,6 +18,7 @@ from boto3.dynamodb.types import Binary
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
+from functions.publish.dead_letter import DeadLetters
 from functions.publish.publisher import (
     BACKOFF_CAP_SECONDS,
     MAX_BYTES_PER_PUT,
@@ -35,6 +36,7 @@ from onthedot.settings import Settings, publish_environment
 REGION = "us-east-1"
 TABLE_NAME = "Jobs"
 BUS_NAME = "onthedot-unit"
+DEAD_LETTER_TABLE_NAME = "DeadLetters"
 SOURCE = "onthedot"
 BUCKET = datetime(2026, 2, 9, 11, 30, tzinfo=UTC)
 PK = partition_key(BUCKET)
@@ -69,15 +71,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def dynamodb(aws: None) -> Any:
     resource = boto3.resource("dynamodb", region_name=REGION)
-    resource.create_table(
-        TableName=TABLE_NAME,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    for name in (TABLE_NAME, DEAD_LETTER_TABLE_NAME):
+        resource.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
     return resource
 
 
@@ -354,7 +357,7 @@ def test_nothing_published_has_no_lateness(dynamodb, events, sleeps):
     result = run(dynamodb, events, sks, sleeps)
 
     assert result.max_lateness_seconds is None
-    assert result.as_dict() == {"published": [], "advance": [], "failed": [], "missing": 1}
+    assert result.as_dict() == {"published": [], "advance": [], "failed": [], "dead": [], "missing": 1}
 
 
 # --- failures -------------------------------------------------------------------------------------------
@@ -509,7 +512,7 @@ def test_missing_items_are_counted(dynamodb, table, events, put_requests, sleeps
     result = run(dynamodb, events, sks, sleeps)
 
     # THEN they are missing, neither published nor failed, and nothing was sent for them
-    assert result.as_dict() == {"published": [sks[0], sks[2]], "advance": [], "failed": [], "missing": 2}
+    assert result.as_dict() == {"published": [sks[0], sks[2]], "advance": [], "failed": [], "dead": [], "missing": 2}
     assert job_ids(flatten(put_requests)) == ["job-0001", "job-0002"]
 
 
@@ -518,7 +521,7 @@ def test_duplicate_keys_are_published_once(dynamodb, table, events, put_requests
 
     result = run(dynamodb, events, [sk, sk], sleeps)
 
-    assert result.as_dict() == {"published": [sk], "advance": [], "failed": [], "missing": 0}
+    assert result.as_dict() == {"published": [sk], "advance": [], "failed": [], "dead": [], "missing": 0}
     assert len(flatten(put_requests)) == 1
 
 
@@ -606,7 +609,9 @@ SERVICE_UNDER_TEST = "onthedot-publish-unit"
 @pytest.fixture
 def fresh_app(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """``functions.publish.app`` imported anew under the function's environment, then forgotten again."""
-    environment = publish_environment(Settings(), table_name=TABLE_NAME, bus_name=BUS_NAME)
+    environment = publish_environment(
+        Settings(), table_name=TABLE_NAME, bus_name=BUS_NAME, dead_letter_table_name=DEAD_LETTER_TABLE_NAME
+    )
     environment |= {
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "onthedot-unit",
@@ -648,7 +653,7 @@ def test_handler_publishes_the_page_and_emits_metrics(fresh_app, table, capsys, 
     finished = datetime.now(UTC)
 
     # THEN it answers plain JSON: both existing jobs published, the third missing
-    assert response == {"published": event["sks"][:2], "advance": [], "failed": [], "missing": 1}
+    assert response == {"published": event["sks"][:2], "advance": [], "failed": [], "dead": [], "missing": 1}
     assert json.loads(json.dumps(response)) == response
     # ... and emits the counts and the page's lateness as EMF metrics in the configured namespace
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
@@ -664,6 +669,7 @@ def test_handler_publishes_the_page_and_emits_metrics(fresh_app, table, capsys, 
         "Published": "Count",
         "Failed": "Count",
         "Missing": "Count",
+        "DeadLettered": "Count",
         "LatenessSeconds": "Seconds",
     }
     # ... and logs the page as JSON with fields, without the jobs' detail
@@ -679,3 +685,93 @@ def test_handler_publishes_the_page_and_emits_metrics(fresh_app, table, capsys, 
 
 def job_ids_of(sks: list[str], skip: list[str] | None = None) -> list[str]:
     return [parse_sort_key(sk)[1] for sk in sks if sk not in (skip or [])]
+
+
+# --- attempts and the dead letter ----------------------------------------------------------------------
+
+
+def dead_letters_of(dynamodb: Any, max_attempts: int = 3) -> DeadLetters:
+    return DeadLetters(
+        jobs_table=dynamodb.Table(TABLE_NAME),
+        dead_letter_table=dynamodb.Table(DEAD_LETTER_TABLE_NAME),
+        max_attempts=max_attempts,
+        now=lambda: NOW,
+    )
+
+
+def buried(dynamodb: Any) -> dict[str, dict[str, Any]]:
+    items = dynamodb.Table(DEAD_LETTER_TABLE_NAME).scan()["Items"]
+    return {item["sk"]: item for item in items if item["pk"] == "dlq"}
+
+
+def dead_letter_size(dynamodb: Any) -> int:
+    item = dynamodb.Table(DEAD_LETTER_TABLE_NAME).get_item(Key={"pk": "meta", "sk": "size"}).get("Item")
+    return int(item["size"]) if item else 0
+
+
+def test_a_poison_job_goes_to_the_dead_letter_at_once_with_its_reason(dynamodb, table, events, sleeps):
+    good = add_job(table, 0)
+    poison = add_job(table, 1, detail="just text")
+
+    result = run(dynamodb, events, [good, poison], sleeps, dead_letters=dead_letters_of(dynamodb))
+
+    assert result.published == [good]
+    assert result.dead == [poison]
+    assert result.failed == []
+    [letter] = buried(dynamodb).values()
+    assert letter["sk"] == poison
+    assert "'detail' must be a map" in letter["reason"]
+    assert letter["job"]["detail"] == "just text"  # the job as it was, to fix and redrive
+    assert letter["dead_at"] == "2026-02-09T11:36:30.000Z"
+    assert dead_letter_size(dynamodb) == 1
+    assert result.as_dict()["dead"] == [poison]
+
+
+def test_a_rejected_job_counts_attempts_and_is_dead_lettered_after_the_last(dynamodb, table, events, sleeps):
+    # GIVEN a job that EventBridge rejects every time, and at most 3 attempts
+    sk = add_job(table, 0)
+    rejecting = RejectingEvents(events, [sk], times=1_000)
+    dead_letters = dead_letters_of(dynamodb, max_attempts=3)
+
+    # WHEN three runs try to publish it
+    results = [run(dynamodb, rejecting, [sk], sleeps, retries=0, dead_letters=dead_letters) for _ in range(3)]
+
+    # THEN the first two leave it failed with its attempts recorded, the third sends it to the dead letter
+    assert [len(r.failed) for r in results] == [1, 1, 0]
+    assert [r.dead for r in results] == [[], [], [sk]]
+    letter = buried(dynamodb)[sk]
+    assert letter["attempts"] == 3
+    assert letter["reason"] == "3 attempts failed; the last: ThrottlingException: Rate exceeded"
+    assert letter["job"]["last_error"] == "ThrottlingException: Rate exceeded"
+    assert dead_letter_size(dynamodb) == 1
+
+
+def test_a_job_that_fails_fewer_times_than_allowed_stays_with_its_attempts(dynamodb, table, events, sleeps):
+    sk = add_job(table, 0)
+
+    result = run(
+        dynamodb,
+        RejectingEvents(events, [sk], times=1_000),
+        [sk],
+        sleeps,
+        retries=1,
+        dead_letters=dead_letters_of(dynamodb),
+    )
+
+    assert [failure.sk for failure in result.failed] == [sk]
+    assert table.get_item(Key={"pk": PK, "sk": sk})["Item"]["attempts"] == 1
+    assert buried(dynamodb) == {}
+
+
+def test_a_job_stays_failed_when_the_dead_letter_cannot_be_written(dynamodb, table, events, sleeps):
+    poison = add_job(table, 1, detail="just text")
+    dead_letters = dead_letters_of(dynamodb)
+    dead_letters.dead_letter_table = dynamodb.Table("NoSuchTable")
+
+    result = run(dynamodb, events, [poison], sleeps, dead_letters=dead_letters)
+
+    assert result.dead == []
+    [failure] = result.failed
+    assert failure.sk == poison
+    assert "recording it failed" in failure.error
+    assert table.get_item(Key={"pk": PK, "sk": poison}).get("Item") is not None  # not lost
