@@ -1,4 +1,4 @@
-"""The ``onthedot`` command line: the local cloud, and jobs scheduled, inspected and cancelled.
+"""The ``onthedot`` command line: the local cloud, jobs scheduled, inspected and cancelled, and the dead letter.
 
 Exit codes: 0 ok, 2 bad input (nothing was written), 1 failure (not found, AWS error, no target).
 Every command but ``local`` prints one JSON document on stdout with ``--json``.
@@ -11,7 +11,8 @@ import json
 import re
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,12 +21,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from onthedot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from onthedot.client import Job, Scheduler, Series
+    from onthedot.client import DeadLetter, Job, Scheduler, Series
     from onthedot.target import Target
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 RECENT_RUNS = 5
 STATUS_HORIZON = timedelta(hours=1)
+REASON_WIDTH = 60  # dlq list shortens reasons to this many characters (--json has them whole)
+MAX_BACKLOG_BUCKETS = 48  # status counts at most this many buckets behind the previous one
 
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
@@ -218,6 +221,33 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pending jobs in the buckets the dispatcher drains now and in the next hour, the next due "
         "job, and the last dispatcher runs with their counts.",
     )
+
+    dlq = commands.add_parser(
+        "dlq",
+        help="dead-lettered jobs: list them, send them back",
+        description="Jobs the dispatcher could not publish: poison jobs at once, others after their last attempt.",
+    )
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="COMMAND")
+    dlq_list = dlq_commands.add_parser(
+        "list",
+        parents=[common],
+        help="dead-lettered jobs in due order, with why they are there",
+        description="Dead-lettered jobs in due order: id, due time, detail-type, attempts, reason and when they "
+        "were dead-lettered; then the dead letter's size.",
+    )
+    dlq_list.add_argument("--limit", type=_count, default=100, metavar="N", help="dead letters a page (default 100)")
+    dlq_list.add_argument("--cursor", metavar="CURSOR", help="the next page, as printed by the previous one")
+    redrive = dlq_commands.add_parser(
+        "redrive",
+        parents=[common],
+        help="send a dead-lettered job back, due now, optionally fixed",
+        description="Send a dead-lettered job back into the jobs table, due now, with its attempts cleared: it "
+        "fires on the next dispatcher run. --type and --detail fix it first; the fixed job is checked as "
+        "schedule checks it. An onthedot job id carries the due time, so the job gets a new id.",
+    )
+    redrive.add_argument("id", metavar="ID", help="the job id, or its sort key (dlq list --json shows both)")
+    redrive.add_argument("--type", dest="detail_type", metavar="TYPE", help="fix: the event's detail-type")
+    redrive.add_argument("--detail", metavar="JSON", help="fix: the event's detail, a JSON object or @file.json")
     return parser
 
 
@@ -230,6 +260,11 @@ def _common_options() -> argparse.ArgumentParser:
     target.add_argument("--table", metavar="NAME", help="the jobs table (with --bus); region as boto3 resolves it")
     target.add_argument("--bus", metavar="NAME", help="the event bus, shown by status")
     target.add_argument("--port", type=_port, metavar="PORT", help="the local cloud on 127.0.0.1:PORT")
+    target.add_argument(
+        "--dead-letter-table",
+        metavar="NAME",
+        help="the dead-letter table, for dlq (default: the stack's output, or the local cloud's)",
+    )
     target.add_argument(
         "--bucket-minutes",
         type=_bucket_minutes,
@@ -282,12 +317,28 @@ def _settings(pairs: Sequence[str]) -> Settings:
 def connect(args: argparse.Namespace) -> tuple[Scheduler, Target]:
     """The scheduler over the table the options (and the environment) point at."""
     from onthedot.client import Scheduler
-    from onthedot.target import resolve
+    from onthedot.target import TargetError, resolve
 
     target = resolve(
-        table=args.table, bus=args.bus, stack=args.stack, port=args.port, bucket_minutes=args.bucket_minutes
+        table=args.table,
+        bus=args.bus,
+        stack=args.stack,
+        port=args.port,
+        bucket_minutes=args.bucket_minutes,
+        dead_letter_table=getattr(args, "dead_letter_table", None),
     )
-    return Scheduler(target.table, dynamodb=target.client("dynamodb"), bucket_minutes=target.bucket_minutes), target
+    if args.command == "dlq" and target.dead_letter_table is None:
+        raise TargetError(
+            f"no dead-letter table known for {target.description}: give --dead-letter-table NAME "
+            "(a stack names it in its DeadLetterTableName output)"
+        )
+    scheduler = Scheduler(
+        target.table,
+        dead_letter_table=target.dead_letter_table,
+        dynamodb=target.client("dynamodb"),
+        bucket_minutes=target.bucket_minutes,
+    )
+    return scheduler, target
 
 
 def run(args: argparse.Namespace) -> int:
@@ -297,17 +348,25 @@ def run(args: argparse.Namespace) -> int:
     from onthedot.client import InvalidJob, JobNotFound
     from onthedot.target import TargetError
 
+    target: Target | None = None
     try:
         scheduler, target = connect(args)
         document, text = COMMANDS[args.command](args, scheduler, target, datetime.now(UTC))
     except InvalidJob as error:
         return _fail(str(error), EXIT_USAGE)
     except (JobNotFound, TargetError) as error:
-        return _fail(str(error).strip("'\""), EXIT_FAILURE)
+        return _fail(str(error), EXIT_FAILURE)
     except ClientError as error:
         details = error.response.get("Error", {})
         operation = getattr(error, "operation_name", "request")
         message = f"AWS {operation} failed: {details.get('Code', '?')}: {details.get('Message', error)}"
+        if details.get("Code") == "ResourceNotFoundException" and target is not None:
+            if args.command == "dlq":
+                message += (
+                    f" (dead-letter table {target.dead_letter_table}, table {target.table}, {target.description})"
+                )
+            else:
+                message += f" (table {target.table}, {target.description})"
         return _fail(message, EXIT_FAILURE)
     except BotoCoreError as error:  # no credentials or region, endpoint unreachable, timeouts
         return _fail(str(error), EXIT_FAILURE)
@@ -356,7 +415,8 @@ def _schedule(args: argparse.Namespace, scheduler: Scheduler, _target: Target, n
 def _get(args: argparse.Namespace, scheduler: Scheduler, _target: Target, now: datetime) -> Output:
     kind, identifier = id_kind(args.id)
     if kind == "series":
-        series = scheduler.get_series(identifier)
+        with _hand_written_hint():
+            series = scheduler.get_series(identifier)
         return series.as_dict(), _series_text(series, now)
     job = scheduler.get(identifier)
     return job.as_dict(), _job_text(job, now)
@@ -365,10 +425,25 @@ def _get(args: argparse.Namespace, scheduler: Scheduler, _target: Target, now: d
 def _cancel(args: argparse.Namespace, scheduler: Scheduler, _target: Target, now: datetime) -> Output:
     kind, identifier = id_kind(args.id)
     if kind == "series":
-        series = scheduler.cancel_series(identifier)
-        return series.as_dict(), "cancelled\n" + _series_text(series, now)
+        with _hand_written_hint():
+            series = scheduler.cancel_series(identifier)
+        return series.as_dict(), "cancelled, with its pending occurrence\n" + _series_text(series, now)
     job = scheduler.cancel(identifier)
     return job.as_dict(), "cancelled\n" + _job_text(job, now)
+
+
+@contextmanager
+def _hand_written_hint() -> Iterator[None]:
+    """A UUIDv4 is a series id to onthedot, but a job typed in by hand may carry one too: say so."""
+    from onthedot.client import JobNotFound
+
+    try:
+        yield
+    except JobNotFound as error:
+        raise JobNotFound(
+            f"{error} (a UUIDv4 is read as a series id; a job written by hand with such an id "
+            "cannot be looked up by id: find it with `onthedot list`)"
+        ) from None
 
 
 def _reschedule(args: argparse.Namespace, scheduler: Scheduler, _target: Target, now: datetime) -> Output:
@@ -392,8 +467,10 @@ def _list(args: argparse.Namespace, scheduler: Scheduler, _target: Target, now: 
     )
     document = {"jobs": [job.as_dict() for job in page.jobs], "cursor": page.cursor}
     if not page.jobs:
-        return document, "no pending jobs"
-    rows = [("DUE", "", "TYPE", "JOB")]
+        if args.start is None and args.end is None and args.cursor is None:
+            return document, "no pending jobs due up to a day from now (--from/--to choose another range)"
+        return document, "no pending jobs in that range"
+    rows = [("DUE", "WHEN", "TYPE", "JOB")]
     rows += [
         (
             _iso(job.due),
@@ -416,50 +493,125 @@ def _status(args: argparse.Namespace, scheduler: Scheduler, target: Target, now:
 
     dynamodb = target.client("dynamodb")
     minutes = target.bucket_minutes
-    drained = keys.partitions_to_drain(now, minutes)
+    width = timedelta(minutes=minutes)
+    current = keys.bucket_start(now, minutes)
+    cursor = _dispatcher_cursor(dynamodb, target.table)
+    first = current - width  # the previous bucket: every run drains it and the current one
+    behind_from = _bucket_of(cursor)
+    if behind_from is not None and behind_from < first:  # the dispatcher is catching up from its cursor
+        first = max(behind_from, first - MAX_BACKLOG_BUCKETS * width)
     buckets = []
-    start = keys.bucket_start(now, minutes) - timedelta(minutes=minutes)
+    start = first
     while start <= now + STATUS_HORIZON:
         partition = keys.partition_key(start, minutes)
-        buckets.append(
-            {
-                "partition": partition,
-                "start": _iso(start),
-                "pending": _count_partition(dynamodb, target.table, partition),
-                "drained": partition in drained,
-            }
-        )
-        start += timedelta(minutes=minutes)
-    upcoming = scheduler.list_jobs(limit=1).jobs
+        state = "behind" if start < current - width else "draining" if start <= current else "ahead"
+        pending = _count_partition(dynamodb, target.table, partition)
+        buckets.append({"partition": partition, "start": _iso(start), "pending": pending, "state": state})
+        start += width
+    upcoming = _first_job(scheduler, buckets, width)
     runs = _recent_runs(dynamodb, target.table)
     document = {
         "target": {"table": target.table, "bus": target.bus, "where": target.description},
         "now": _iso(now),
         "bucket_minutes": minutes,
+        "cursor": cursor,
         "buckets": buckets,
-        "next": upcoming[0].as_dict() if upcoming else None,
+        "next": upcoming.as_dict() if upcoming else None,
         "runs": runs,
     }
+    return document, _status_text(document, upcoming, target, now)
+
+
+def _first_job(scheduler: Scheduler, buckets: Sequence[dict[str, Any]], width: timedelta) -> Job | None:
+    """The first pending job in the buckets counted: one query in the first bucket that holds any."""
+    from onthedot.keys import parse_time
+
+    for bucket in buckets:
+        if bucket["pending"]:
+            start = parse_time(bucket["start"].replace("Z", "+00:00"))
+            jobs = scheduler.list_jobs(start=start, end=start + width - timedelta(milliseconds=1), limit=1).jobs
+            if jobs:
+                return jobs[0]
+    return None
+
+
+def _status_text(document: dict[str, Any], upcoming: Job | None, target: Target, now: datetime) -> str:
+    buckets = document["buckets"]
     lines = [f"target   {target.description} · table {target.table}" + (f" · bus {target.bus}" if target.bus else "")]
-    lines.append(f"now      {_iso(now)}")
-    lines.append(f"pending jobs by {minutes}-minute bucket (the dispatcher drains the first two now):")
+    lines.append(f"now      {document['now']}")
+    behind = [bucket for bucket in buckets if bucket["state"] == "behind"]
+    if behind:
+        lines.append(f"dispatcher cursor  {document['cursor']}: catching up, {len(behind)} buckets behind")
+    lines.append(f"pending jobs by {document['bucket_minutes']}-minute bucket:")
+    labels = {"behind": "  behind", "draining": "  draining now", "ahead": ""}
     lines += [
-        f"  {bucket['partition']}  {bucket['pending']:>6}" + ("  draining" if bucket["drained"] else "")
+        f"  {bucket['partition']}  {bucket['pending']:>6}{labels[bucket['state']]}"
         for bucket in buckets
+        if bucket["state"] == "draining" or bucket["pending"]
     ]
-    if upcoming:
-        job = upcoming[0]
-        lines.append(f"next due job  {job.id}  {job.detail_type}  due {_iso(job.due)} ({_relative(job.due, now)})")
+    ahead = [bucket for bucket in buckets if bucket["state"] == "ahead"]
+    lines.append(
+        f"  next hour: {sum(bucket['pending'] for bucket in ahead)} pending"
+        f" ({sum(not bucket['pending'] for bucket in ahead)} of {len(ahead)} buckets empty)"
+    )
+    if upcoming is None:
+        lines.append("next due job  none in the next hour")
     else:
-        lines.append("next due job  none")
-    if not runs:
+        lines.append(
+            f"next due job  {upcoming.id}  {upcoming.detail_type}"
+            f"  due {_iso(upcoming.due)} ({_relative(upcoming.due, now)})"
+        )
+    if not document["runs"]:
         lines.append("dispatcher runs  no runs recorded yet")
     else:
         lines.append("last dispatcher runs:")
-        for record in runs:
+        for record in document["runs"]:
             counts = " · ".join(f"{name} {value}" for name, value in record.items() if name != "time")
             lines.append(f"  {record['time']} ({_relative_text(record['time'], now)})  {counts}")
-    return document, "\n".join(lines)
+    return "\n".join(lines)
+
+
+def _dlq(args: argparse.Namespace, scheduler: Scheduler, _target: Target, now: datetime) -> Output:
+    if args.dlq_command == "redrive":
+        return _redrive(args, scheduler, now)
+    return _dlq_list(args, scheduler, now)
+
+
+def _dlq_list(args: argparse.Namespace, scheduler: Scheduler, now: datetime) -> Output:
+    page = scheduler.dead_letters(limit=args.limit, cursor=args.cursor)
+    size = scheduler.dead_letter_size()
+    document = {"dead_letters": [dead.as_dict() for dead in page.dead_letters], "cursor": page.cursor, "size": size}
+    if not page.dead_letters:
+        return document, "no dead-lettered jobs" if args.cursor is None else "no more dead-lettered jobs"
+    rows: list[tuple[str, ...]] = [("JOB", "DUE", "TYPE", "ATTEMPTS", "REASON", "DEAD-LETTERED")]
+    rows += [_dead_letter_row(dead, now) for dead in page.dead_letters]
+    text = _table(rows) + f"\n{size} dead-lettered job{'' if size == 1 else 's'} in all"
+    if page.cursor:
+        text += f"\nmore: onthedot dlq list --cursor {page.cursor}" + (
+            f" --limit {args.limit}" if args.limit != 100 else ""
+        )
+    return document, text
+
+
+def _dead_letter_row(dead: DeadLetter, now: datetime) -> tuple[str, ...]:
+    return (
+        dead.job_id + (f" (series {dead.series})" if dead.series else ""),
+        _iso(dead.due) if dead.due is not None else "?",
+        dead.detail_type or "-",
+        str(dead.attempts),
+        _shorten(dead.reason, REASON_WIDTH),
+        f"{_iso(dead.dead_at)} ({_relative(dead.dead_at, now)})" if dead.dead_at is not None else "?",
+    )
+
+
+def _redrive(args: argparse.Namespace, scheduler: Scheduler, now: datetime) -> Output:
+    detail = None if args.detail is None else parse_detail(args.detail)
+    job = scheduler.redrive(args.id, detail_type=args.detail_type, detail=detail)
+    lines = ["sent back: it fires on the next dispatcher run"]
+    typed_id = args.id.strip().rpartition("#")[2]  # the id, also when the sort key was given
+    if job.id != typed_id:  # an onthedot job id carries the due time: it changed
+        lines.append(f"was      {typed_id}")
+    return job.as_dict(), "\n".join(lines) + "\n" + _job_text(job, now)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Any, Any, datetime], Output]] = {
@@ -469,6 +621,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Any, Any, datetime], Output]] 
     "reschedule": _reschedule,
     "list": _list,
     "status": _status,
+    "dlq": _dlq,
 }
 
 
@@ -487,6 +640,26 @@ def _count_partition(dynamodb: Any, table: str, partition: str) -> int:
         if "LastEvaluatedKey" not in response:
             return total
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _dispatcher_cursor(dynamodb: Any, table: str) -> str | None:
+    """The dispatcher's cursor: the oldest bucket (a pk) that may still hold due jobs; None before any run."""
+    from onthedot.jobs import CURSOR_BUCKET, CURSOR_PK, CURSOR_SK
+
+    item = dynamodb.get_item(TableName=table, Key={"pk": {"S": CURSOR_PK}, "sk": {"S": CURSOR_SK}}).get("Item", {})
+    return item.get(CURSOR_BUCKET, {}).get("S")
+
+
+def _bucket_of(partition: str | None) -> datetime | None:
+    """The start of the bucket a ``j#YYYY-MM-DDTHH:MM`` partition key names; None for anything else."""
+    from onthedot.keys import PK_PREFIX
+
+    if partition is None or not partition.startswith(PK_PREFIX):
+        return None
+    try:
+        return datetime.strptime(partition[len(PK_PREFIX) :], "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 _RUN_COUNTS = ("due", "published", "failed", "missing", "deleted", "advanced", "undeleted", "partitions")
@@ -583,6 +756,12 @@ def _series_text(series: Series, now: datetime) -> str:
     else:
         rows.append(("next", f"job {series.next.id}  due {_iso(series.next.due)}  ({_relative(series.next.due, now)})"))
     return _pairs(rows)
+
+
+def _shorten(text: str, width: int) -> str:
+    """One line of at most ``width`` characters, with an ellipsis when cut."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
 
 
 def _compact(detail: Any) -> str:

@@ -16,6 +16,10 @@ Items written here (attribute names from ``onthedot.jobs``):
 - a series: ``pk = series#<id>``, ``sk = series``, ``detail``, ``detail_type``, the rule (``cron`` or ``rate``,
   ``tz``, ``starts_at``, ``ends_at``, ``limit``), ``fired`` and ``current`` (the sort key of its pending
   occurrence); the occurrence is a job item with ``series`` and ``occurrence`` instead of a ``detail``.
+
+The dead letter is a table of its own (``dead_letter_table``; ``functions/publish/dead_letter.py`` writes it):
+``pk = dlq``, ``sk`` = the job's sort key, ``job`` (the job item as it was), ``reason``, ``attempts`` and
+``dead_at``; its size is ``size`` in the item ``pk = meta``, ``sk = size``. ``redrive`` puts a job back.
 """
 
 from __future__ import annotations
@@ -38,28 +42,38 @@ from botocore.exceptions import ClientError
 
 from onthedot.errors import InvalidJob, JobNotFound, ScheduleIncomplete
 from onthedot.jobs import (
+    ATTEMPTS,
     CREATED_AT,
     CURRENT,
+    DEAD_AT,
+    DEAD_PK,
     DETAIL,
     DETAIL_TYPE,
     EXPIRES_AT,
     FIRED,
     IDEMPOTENCY_KEY,
+    JOB,
     JOB_ID,
     KEY_PK_PREFIX,
     KEY_SK,
+    LAST_ERROR,
     MAX_DETAIL_TYPE_LENGTH,
     OCCURRENCE,
     PK,
+    REASON,
     SERIES,
     SERIES_PK_PREFIX,
     SERIES_SK,
+    SIZE,
+    SIZE_PK,
+    SIZE_SK,
     SK,
     PoisonJob,
     event_entry,
 )
 from onthedot.keys import (
     DEFAULT_BUCKET_MINUTES,
+    SK_SEPARATOR,
     KeyFormatError,
     bucket_start,
     due_of,
@@ -75,6 +89,8 @@ from onthedot.keys import (
 from onthedot.recurrence import Rule
 
 __all__ = [
+    "DeadLetter",
+    "DeadLetterPage",
     "InvalidJob",
     "Job",
     "JobNotFound",
@@ -161,6 +177,44 @@ class Page:
 
 
 @dataclass(frozen=True)
+class DeadLetter:
+    """A job in the dead letter: what it was, why it is there and since when.
+
+    ``due`` is None (and ``job_id`` the sort key's text after ``#``, if any) for a job whose sort key does not
+    parse; ``detail`` is whatever the job held, which may not be a map for a poison job.
+    """
+
+    job_id: str
+    due: datetime | None  # aware, UTC: the due time the job had
+    detail_type: str
+    detail: Any
+    reason: str
+    attempts: int
+    dead_at: datetime | None
+    sk: str  # its sort key, in the jobs table as in the dead letter: redrive takes it too
+    series: str | None = None  # the series id, for an occurrence of a recurring job
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "due": format_time(self.due) if self.due is not None else None,
+            "detail_type": self.detail_type,
+            "detail": self.detail,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "dead_at": format_time(self.dead_at) if self.dead_at is not None else None,
+            "sk": self.sk,
+            "series": self.series,
+        }
+
+
+@dataclass(frozen=True)
+class DeadLetterPage:
+    dead_letters: list[DeadLetter]
+    cursor: str | None  # pass back to dead_letters for the next page; None when there is none
+
+
+@dataclass(frozen=True)
 class JobRequest:
     """One job for schedule_many; exactly one of ``at`` / ``delay``."""
 
@@ -181,12 +235,17 @@ class _Prepared:
 
 
 class Scheduler:
-    """The API over one jobs table. ``dynamodb`` is a boto3 DynamoDB *client* (a default one when omitted)."""
+    """The API over one jobs table. ``dynamodb`` is a boto3 DynamoDB *client* (a default one when omitted).
+
+    ``dead_letter_table`` (the stack's ``DeadLetterTableName`` output) is needed by ``dead_letters``,
+    ``dead_letter_size`` and ``redrive`` only.
+    """
 
     def __init__(
         self,
         table_name: str,
         *,
+        dead_letter_table: str | None = None,
         dynamodb: Any = None,
         bucket_minutes: int = DEFAULT_BUCKET_MINUTES,
         clock: Any = None,  # () -> aware datetime; datetime.now(UTC) by default
@@ -198,11 +257,14 @@ class Scheduler:
             raise ValueError(f"bucket_minutes must be a whole number from 1 to 60, got {bucket_minutes!r}")
         if 60 % bucket_minutes:
             raise ValueError(f"bucket_minutes must divide 60, got {bucket_minutes}")
+        if dead_letter_table is not None and (not isinstance(dead_letter_table, str) or not dead_letter_table):
+            raise ValueError("dead_letter_table must be a non-empty string (or None)")
         if dynamodb is None:
             import boto3
 
             dynamodb = boto3.client("dynamodb")
         self.table_name = table_name
+        self.dead_letter_table = dead_letter_table
         self.dynamodb = dynamodb
         self.bucket_minutes = bucket_minutes
         self._clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
@@ -390,13 +452,18 @@ class Scheduler:
         return self._job_from_item(_load(response["Attributes"]))
 
     def cancel_series(self, series_id: str) -> Series:
-        """Delete the series and its pending occurrence, in one transaction."""
+        """Delete the series and its pending occurrence, in one transaction.
+
+        An occurrence that was dead-lettered is no longer in the jobs table: then the series alone is deleted
+        (the dead letter stays, and can no longer be sent back).
+        """
         series_pk, series_sk = self._series_key(series_id)
         for _ in range(SERIES_RETRIES):
             item = self._get_item(series_pk, series_sk)
             if item is None:
                 raise JobNotFound(f"no series {series_id}: it was cancelled or never existed")
-            series = self._series_from_item(item, self._pending_item(item))
+            pending_item = self._pending_item(item)
+            series = self._series_from_item(item, pending_item)
             current = item.get(CURRENT)
             delete_series: dict[str, Any] = {
                 "TableName": self.table_name,
@@ -409,6 +476,7 @@ class Scheduler:
             else:
                 delete_series["ConditionExpression"] = "#current = :current"
                 delete_series["ExpressionAttributeValues"] = {":current": {"S": str(current)}}
+            if current is not None and pending_item is not None:  # else it was dead-lettered: nothing to delete
                 due, _ = parse_sort_key(str(current))
                 operations.append(
                     {
@@ -538,6 +606,251 @@ class Scheduler:
                 more = bucket <= last_bucket
                 return Page(jobs, _write_cursor(low, high, bucket, None) if more else None)
         return Page(jobs, None)
+
+    # -- the dead letter ----------------------------------------------------------------------------------------
+
+    def dead_letters(self, *, limit: int = 100, cursor: str | None = None) -> DeadLetterPage:
+        """Dead-lettered jobs in due order (their sort keys' order), ``limit`` a page; one Query a page."""
+        table = self._dead_letter_table()
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise InvalidJob("limit", f"must be a whole number from 1 to {MAX_PAGE}, got {limit!r}")
+        after = None if cursor is None else _read_dead_letter_cursor(cursor)
+        found: list[dict[str, Any]] = []
+        while len(found) <= limit:  # one more than a page: a cursor is given only when a next page holds any
+            query: dict[str, Any] = {
+                "TableName": table,
+                "KeyConditionExpression": "#pk = :pk",
+                "ExpressionAttributeNames": {"#pk": PK},
+                "ExpressionAttributeValues": _dump({":pk": DEAD_PK}),
+                "ConsistentRead": True,
+                "Limit": limit + 1 - len(found),
+            }
+            if after is not None:
+                query["ExclusiveStartKey"] = _dump({PK: DEAD_PK, SK: after})
+            response = self.dynamodb.query(**query)
+            found.extend(_load(raw) for raw in response.get("Items", []))
+            last_key = response.get("LastEvaluatedKey")
+            if last_key is None:
+                break
+            after = str(_load(last_key)[SK])
+        page = [_dead_letter_from_item(item) for item in found[:limit]]
+        more = len(found) > limit
+        return DeadLetterPage(page, _write_dead_letter_cursor(page[-1].sk) if more else None)
+
+    def dead_letter_size(self) -> int:
+        """The dead letter's size as its writers keep it (the DeadLetterSize metric); 0 before any."""
+        response = self.dynamodb.get_item(
+            TableName=self._dead_letter_table(), Key=_dump({PK: SIZE_PK, SK: SIZE_SK}), ConsistentRead=True
+        )
+        item = _load(response["Item"]) if "Item" in response else {}
+        return int(item.get(SIZE, 0))
+
+    def redrive(
+        self,
+        job_id_or_sk: str,
+        *,
+        detail_type: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Send a dead-lettered job back, due now (it fires on the next dispatcher run); returns the job.
+
+        ``job_id_or_sk`` is its job id (an onthedot UUIDv7, or any id a hand-written job carries) or its sort
+        key. ``detail_type``/``detail`` replace the job's before it goes back; the job is validated as
+        ``schedule`` validates (InvalidJob naming the field; nothing written). In one transaction the job is
+        put back with its attempts cleared, the dead letter is deleted and the dead letter's size goes down by
+        one. An onthedot job id gets the new due time (``keys.with_due``, as reschedule does), so it keeps
+        working with get and cancel; any other id stays as it is. An occurrence of a recurring job goes back
+        as the series' pending occurrence, with the series' detail: fixes are refused (fix the series).
+        Raises JobNotFound when there is no such dead letter.
+        """
+        table = self._dead_letter_table()
+        dead = self._find_dead_letter(job_id_or_sk)
+        old_sk = str(dead[SK])
+        job = dead.get(JOB)
+        job_item: dict[str, Any] = dict(job) if isinstance(job, Mapping) else {}
+        now = self._now()
+        due = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        old_id, new_id = old_sk.partition(SK_SEPARATOR)[2], _redriven_id(old_sk, due)
+        pk, sk = partition_key(due, self.bucket_minutes), sort_key(due, new_id)
+        item = {name: value for name, value in job_item.items() if name not in (ATTEMPTS, LAST_ERROR)}
+        item[PK], item[SK] = pk, sk
+        operations: list[dict[str, Any]] = []
+        series_id = item.get(SERIES)
+        if series_id is not None:
+            series_id = str(series_id)
+            series_item = self._occurrence_series(series_id, old_sk, sk, detail_type, detail)
+            stored_detail: Any = series_item.get(DETAIL, {})
+            item.pop(DETAIL, None)  # an occurrence's detail lives in its series
+            item[DETAIL_TYPE] = series_item.get(DETAIL_TYPE)
+            operations.append(
+                {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": _dump(dict(zip((PK, SK), self._series_key(series_id), strict=True))),
+                        "UpdateExpression": "SET #current = :new",
+                        "ConditionExpression": "#current = :old",
+                        "ExpressionAttributeNames": {"#current": CURRENT},
+                        "ExpressionAttributeValues": _dump({":new": sk, ":old": old_sk}),
+                    }
+                }
+            )
+        else:
+            item[DETAIL_TYPE] = item.get(DETAIL_TYPE) if detail_type is None else detail_type
+            fixed_detail = item.get(DETAIL, {}) if detail is None else detail
+            try:
+                stored_detail = _check_content("", item[DETAIL_TYPE], fixed_detail, sk)
+            except InvalidJob as error:
+                fixed = detail_type is not None if error.field == DETAIL_TYPE else detail is not None
+                if fixed:
+                    raise
+                what = "detail-type" if error.field == DETAIL_TYPE else "detail"
+                raise InvalidJob(
+                    error.field, f"{str(error).partition(': ')[2]} (as dead-lettered: send it back with a fixed {what})"
+                ) from None
+            item[DETAIL] = stored_detail
+        operations[:0] = [
+            self._put_new(item),
+            {
+                "Delete": {
+                    "TableName": table,
+                    "Key": _dump({PK: DEAD_PK, SK: old_sk}),
+                    "ConditionExpression": "attribute_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": PK},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": _dump({PK: SIZE_PK, SK: SIZE_SK}),
+                    "UpdateExpression": "ADD #size :minus_one",
+                    "ExpressionAttributeNames": {"#size": SIZE},
+                    "ExpressionAttributeValues": _dump({":minus_one": -1}),
+                }
+            },
+        ]
+        key = item.get(IDEMPOTENCY_KEY)
+        if isinstance(key, str) and new_id != old_id and series_id is None:
+            record = self._get_item(KEY_PK_PREFIX + key, KEY_SK)
+            if record is not None and record.get(JOB_ID) == old_id:  # the key still names the job: move it along
+                operations.append(
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": _dump({PK: KEY_PK_PREFIX + key, SK: KEY_SK}),
+                            "UpdateExpression": "SET #job = :new, #expires = :expires",
+                            "ConditionExpression": "#job = :old",
+                            "ExpressionAttributeNames": {"#job": JOB_ID, "#expires": EXPIRES_AT},
+                            "ExpressionAttributeValues": _dump(
+                                {":new": new_id, ":old": old_id, ":expires": _expiry(due)}
+                            ),
+                        }
+                    }
+                )
+        try:
+            self.dynamodb.transact_write_items(TransactItems=operations)
+        except ClientError as error:
+            if _condition_failed(error, index=1):
+                raise JobNotFound(f"no dead letter {job_id_or_sk}: it was sent back meanwhile") from None
+            if series_id is not None and _condition_failed(error, index=3):
+                raise _series_moved(old_id, series_id) from None
+            raise
+        created_at = _time_or_none(item.get(CREATED_AT))
+        plain_detail = _plain(stored_detail) if isinstance(stored_detail, Mapping) else {}
+        return Job(new_id, due, str(item.get(DETAIL_TYPE) or ""), plain_detail, series_id, created_at)
+
+    def _dead_letter_table(self) -> str:
+        if self.dead_letter_table is None:
+            raise InvalidJob(
+                "dead_letter_table",
+                "this Scheduler has no dead-letter table: pass dead_letter_table= (the stack's DeadLetterTableName "
+                "output; onthedot-dead-letters on the local cloud)",
+            )
+        return self.dead_letter_table
+
+    def _find_dead_letter(self, job_id_or_sk: Any) -> dict[str, Any]:
+        """The dead letter of a job id or sort key; JobNotFound when there is none."""
+        if not isinstance(job_id_or_sk, str) or not job_id_or_sk.strip():
+            raise InvalidJob("job_id", "must be a job id or a sort key (a non-empty string)")
+        wanted = job_id_or_sk.strip()
+        missing = JobNotFound(
+            f"no dead letter {wanted}: it was sent back, or the job was never dead-lettered "
+            "(`onthedot dlq list` shows what is there)"
+        )
+        if SK_SEPARATOR in wanted:  # a sort key
+            found = self._get_dead_letter(wanted)
+            if found is None:
+                raise missing
+            return found
+        try:
+            computed = sort_key(due_of(wanted), wanted)
+        except KeyFormatError:
+            computed = None  # not an onthedot id: a job typed by hand, found by its id's suffix
+        if computed is not None:
+            found = self._get_dead_letter(computed)
+            if found is not None:
+                return found
+        matches = [sk for sk in self._dead_letter_keys() if sk == wanted or sk.endswith(SK_SEPARATOR + wanted)]
+        if not matches:
+            raise missing
+        if len(matches) > 1:
+            raise InvalidJob(
+                "job_id",
+                f"{len(matches)} dead letters have the id {wanted}: send one back by its sort key, one of "
+                + ", ".join(matches),
+            )
+        found = self._get_dead_letter(matches[0])
+        if found is None:
+            raise missing
+        return found
+
+    def _get_dead_letter(self, sk: str) -> dict[str, Any] | None:
+        response = self.dynamodb.get_item(
+            TableName=self._dead_letter_table(), Key=_dump({PK: DEAD_PK, SK: sk}), ConsistentRead=True
+        )
+        return _load(response["Item"]) if "Item" in response else None
+
+    def _dead_letter_keys(self) -> Iterable[str]:
+        """The sort keys of every dead letter (keys only, page by page)."""
+        query: dict[str, Any] = {
+            "TableName": self._dead_letter_table(),
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
+            "ExpressionAttributeValues": _dump({":pk": DEAD_PK}),
+            "ProjectionExpression": "#sk",
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.dynamodb.query(**query)
+            for raw in response.get("Items", []):
+                yield raw[SK]["S"]
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _occurrence_series(
+        self, series_id: str, old_sk: str, new_sk: str, detail_type: str | None, detail: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """The series of a dead-lettered occurrence, checked: no fixes, still waiting on it, publishable."""
+        job_id = old_sk.partition(SK_SEPARATOR)[2]
+        if detail_type is not None or detail is not None:
+            field = "detail" if detail is not None else "detail_type"
+            raise InvalidJob(
+                field,
+                f"{job_id} is an occurrence of series {series_id}, whose detail and detail-type it takes: fix the "
+                "series instead (cancel it and schedule it again), or send the occurrence back without a fix",
+            )
+        series_item = self._get_item(*self._series_key(series_id))
+        if series_item is None or series_item.get(CURRENT) != old_sk:
+            raise _series_moved(job_id, series_id)
+        try:
+            _check_content("", series_item.get(DETAIL_TYPE), series_item.get(DETAIL, {}), new_sk)
+        except InvalidJob as error:
+            raise InvalidJob(
+                error.field,
+                f"series {series_id}: {str(error).partition(': ')[2]} (fix the series: cancel it and "
+                "schedule it again)",
+            ) from None
+        return series_item
 
     # -- helpers ------------------------------------------------------------------------------------------------
 
@@ -892,6 +1205,57 @@ def _occurrence(job_id: str, item: Mapping[str, Any], advice: str) -> InvalidJob
     return InvalidJob("job_id", f"{job_id} is an occurrence of series {item.get(SERIES)}: {advice}")
 
 
+def _series_moved(job_id: str, series_id: str) -> InvalidJob:
+    return InvalidJob(
+        "job_id",
+        f"{job_id} is an occurrence of series {series_id}, which was cancelled or has moved on: it cannot be sent "
+        "back (schedule the series again)",
+    )
+
+
+# -- the dead letter ----------------------------------------------------------------------------------------------
+
+
+def _redriven_id(old_sk: str, due: datetime) -> str:
+    """The id a dead-lettered job goes back under: an onthedot id moved to ``due``, any other id as it is, and a
+    fresh id for a sort key that carries none."""
+    old_id = old_sk.partition(SK_SEPARATOR)[2]
+    try:
+        return with_due(old_id, due)
+    except KeyFormatError:
+        pass
+    try:
+        sort_key(due, old_id)
+    except KeyFormatError:
+        return new_job_id(due)
+    return old_id
+
+
+def _dead_letter_from_item(item: Mapping[str, Any]) -> DeadLetter:
+    sk = str(item[SK])
+    job = item.get(JOB)
+    job_item: Mapping[str, Any] = job if isinstance(job, Mapping) else {}
+    try:
+        due: datetime | None
+        due, job_id = parse_sort_key(sk)
+    except KeyFormatError:
+        due, job_id = None, sk.partition(SK_SEPARATOR)[2] or sk
+    detail_type = job_item.get(DETAIL_TYPE)
+    attempts = item.get(ATTEMPTS, job_item.get(ATTEMPTS, 0))
+    series = job_item.get(SERIES)
+    return DeadLetter(
+        job_id=job_id,
+        due=due,
+        detail_type=str(detail_type) if detail_type is not None else "",
+        detail=_plain(job_item.get(DETAIL, {})),
+        reason=str(item.get(REASON, "")),
+        attempts=int(attempts) if isinstance(attempts, (int, Decimal)) else 0,
+        dead_at=_time_or_none(item.get(DEAD_AT)),
+        sk=sk,
+        series=str(series) if series is not None else None,
+    )
+
+
 # -- cursors ------------------------------------------------------------------------------------------------------
 
 
@@ -909,3 +1273,17 @@ def _read_cursor(cursor: str) -> tuple[datetime, datetime, datetime, str | None]
         return parse_time(state["start"]), parse_time(state["end"]), parse_time(state["bucket"]), after
     except (binascii.Error, ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
         raise InvalidJob("cursor", "is not a cursor that list_jobs returned") from None
+
+
+def _write_dead_letter_cursor(after: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"dead_after": after}, separators=(",", ":")).encode()).decode()
+
+
+def _read_dead_letter_cursor(cursor: str) -> str:
+    try:
+        after = json.loads(base64.urlsafe_b64decode(cursor.encode()))["dead_after"]
+        if not isinstance(after, str) or not after:
+            raise TypeError("dead_after")
+        return after
+    except (binascii.Error, ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
+        raise InvalidJob("cursor", "is not a cursor that dead_letters returned") from None

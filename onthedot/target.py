@@ -3,10 +3,14 @@
 In order:
 
 1. ``--table NAME`` (with ``--bus``): that table, on AWS as boto3 resolves region, credentials and endpoint;
-2. ``--stack NAME``: the table and bus named by the stack's outputs (``JobsTableName``, ``EventBusName``);
+2. ``--stack NAME``: the table and bus named by the stack's outputs (``JobsTableName``, ``EventBusName``,
+   ``DeadLetterTableName``);
 3. ``--port N``: the local cloud on 127.0.0.1:N;
 4. ``AWS_ENDPOINT_URL`` set: that endpoint, with the local cloud's table name;
 5. otherwise the running local cloud on 127.0.0.1 (``ONTHEDOT_LOCAL_PORT``, default 4566), if one answers.
+
+The dead-letter table (``onthedot dlq``) is ``--dead-letter-table NAME`` when given, else the stack's output, else
+the local cloud's ``onthedot-dead-letters`` whenever the jobs table is the local cloud's ``onthedot-jobs``.
 
 The local cloud's names and credentials are mirrored here rather than imported: ``onthedot.local.cloud``
 imports moto, which a command that only talks to DynamoDB should not pay for. A unit test holds the two
@@ -18,7 +22,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
@@ -32,6 +36,7 @@ PROBE_SECONDS = 0.5
 
 # The stack's output keys (infra/stack.py).
 TABLE_OUTPUT, BUS_OUTPUT, BUCKET_MINUTES_OUTPUT = "JobsTableName", "EventBusName", "BucketMinutes"
+DEAD_LETTER_OUTPUT = "DeadLetterTableName"
 
 
 class TargetError(Exception):
@@ -40,10 +45,12 @@ class TargetError(Exception):
 
 @dataclass(frozen=True)
 class LocalNames:
-    """Mirrors ``onthedot.local.cloud``: ``Names().table``, ``Names().bus``, ``REGION`` and ``CREDENTIALS``."""
+    """Mirrors ``onthedot.local.cloud``: ``Names().table``, ``.bus``, ``.dead_letter_table``, ``REGION`` and
+    ``CREDENTIALS``."""
 
     table: str = "onthedot-jobs"
     bus: str = "onthedot"
+    dead_letter_table: str = "onthedot-dead-letters"
     region: str = "us-east-1"
     access_key_id: str = "test"
     secret_access_key: str = "test"  # noqa: S105 - moto's well-known placeholder, not a secret
@@ -63,6 +70,12 @@ class Target:
     region: str | None = None
     credentials: Mapping[str, str] = field(default_factory=dict)
     bucket_minutes: int = DEFAULT_BUCKET_MINUTES
+    # None: the local cloud's when ``table`` is the local cloud's jobs table, else unknown (dlq commands refuse)
+    dead_letter_table: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dead_letter_table is None and self.table == LOCAL.table:
+            object.__setattr__(self, "dead_letter_table", LOCAL.dead_letter_table)
 
     def client(self, service: str) -> Any:
         local = self.endpoint is not None
@@ -86,19 +99,34 @@ def resolve(
     stack: str | None = None,
     port: int | None = None,
     bucket_minutes: int | None = None,
+    dead_letter_table: str | None = None,
     environ: Mapping[str, str] = os.environ,
     probe: Callable[[str, int], bool] | None = None,
     cloudformation: Any = None,
 ) -> Target:
     """The target, from the options in the order of this module's docstring; raises TargetError."""
     if table is not None:
-        return Target(table, bus, f"table {table}", bucket_minutes=bucket_minutes or DEFAULT_BUCKET_MINUTES)
+        return Target(
+            table,
+            bus,
+            f"table {table}",
+            bucket_minutes=bucket_minutes or DEFAULT_BUCKET_MINUTES,
+            dead_letter_table=dead_letter_table,
+        )
     if stack is not None:
-        return _from_stack(stack, bucket_minutes, cloudformation or boto3.client("cloudformation"))
+        found = _from_stack(stack, bucket_minutes, cloudformation or boto3.client("cloudformation"))
+        return found if dead_letter_table is None else replace(found, dead_letter_table=dead_letter_table)
     minutes = bucket_minutes or DEFAULT_BUCKET_MINUTES
+    dead_letters = dead_letter_table or LOCAL.dead_letter_table
     if port is None and environ.get("AWS_ENDPOINT_URL"):
         endpoint = environ["AWS_ENDPOINT_URL"]
-        return Target(LOCAL.table, LOCAL.bus, f"table {LOCAL.table} on {endpoint}", bucket_minutes=minutes)
+        return Target(
+            LOCAL.table,
+            LOCAL.bus,
+            f"table {LOCAL.table} on {endpoint}",
+            bucket_minutes=minutes,
+            dead_letter_table=dead_letters,
+        )
     if port is None:
         port = local_port(environ)
     if not (probe or listening)(LOCAL_HOST, port):
@@ -114,6 +142,7 @@ def resolve(
         region=LOCAL.region,
         credentials={"aws_access_key_id": LOCAL.access_key_id, "aws_secret_access_key": LOCAL.secret_access_key},
         bucket_minutes=minutes,
+        dead_letter_table=dead_letters,
     )
 
 
@@ -148,4 +177,10 @@ def _from_stack(stack: str, bucket_minutes: int | None, cloudformation: Any) -> 
         raise TargetError(f"stack {stack!r} has no output {TABLE_OUTPUT!r}; is it an onthedot stack?")
     if bucket_minutes is None:
         bucket_minutes = int(outputs.get(BUCKET_MINUTES_OUTPUT, DEFAULT_BUCKET_MINUTES))
-    return Target(outputs[TABLE_OUTPUT], outputs.get(BUS_OUTPUT), f"stack {stack}", bucket_minutes=bucket_minutes)
+    return Target(
+        outputs[TABLE_OUTPUT],
+        outputs.get(BUS_OUTPUT),
+        f"stack {stack}",
+        bucket_minutes=bucket_minutes,
+        dead_letter_table=outputs.get(DEAD_LETTER_OUTPUT),
+    )

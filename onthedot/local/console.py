@@ -67,6 +67,10 @@ class Console:
             f"{clock}  dispatcher run: due {o.get('due', 0)} · published {o.get('published', 0)}"
             f" · failed {o.get('failed', 0)} · deleted {o.get('deleted', 0)}  ({run.seconds:.2f} s)"
         )
+        if o.get("deadLettered"):
+            line += f" · dead-lettered {o['deadLettered']}"
+        if o.get("backlogBuckets"):
+            line += f" · catching up {o['backlogBuckets']} buckets"
         if o.get("errors"):
             line += f"  errors: {o['errors']}"
         self.say(line)

@@ -40,11 +40,18 @@ class Output:
     def wait_for(self, pattern: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            ended = not self._thread.is_alive()  # read before the lines: no line can arrive after it
             for line in list(self.lines):
                 if re.search(pattern, line):
                     return line
+            if ended:
+                raise AssertionError(f"the process ended without a line matching {pattern!r}; got:\n" + self.text)
             time.sleep(0.1)
-        raise AssertionError(f"no line matching {pattern!r} within {timeout} s; got:\n" + "\n".join(self.lines))
+        raise AssertionError(f"no line matching {pattern!r} within {timeout} s; got:\n" + self.text)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
 
 
 def start_local(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

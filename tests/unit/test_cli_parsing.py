@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from botocore.stub import Stubber
 
 from onthedot import cli, target
-from onthedot.client import InvalidJob, Job, JobNotFound
+from onthedot.client import InvalidJob, Job, JobNotFound, Series
 from onthedot.target import LOCAL, Target, TargetError, resolve
 
 NOW = datetime(2026, 2, 9, 11, 33, tzinfo=UTC)
@@ -153,7 +153,8 @@ def connected(monkeypatch: pytest.MonkeyPatch, scheduler: Any) -> None:
         (
             ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no table"}}, "Query"),
             1,
-            "onthedot: AWS Query failed: ResourceNotFoundException: no table\n",
+            "onthedot: AWS Query failed: ResourceNotFoundException: no table"
+            " (table onthedot-jobs, local cloud on http://127.0.0.1:4566)\n",
         ),
         (
             EndpointConnectionError(endpoint_url="http://127.0.0.1:4566"),
@@ -170,6 +171,18 @@ def test_errors_map_to_exit_codes_and_one_line(
     assert cli.main(["get", uuid_v7()]) == code
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("", stderr)
+
+
+def test_an_unknown_series_id_mentions_hand_written_jobs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    series_id = str(uuid.uuid4())
+    connected(monkeypatch, Failing(JobNotFound(f"no series {series_id}")))
+    assert cli.main(["get", series_id]) == 1
+    assert capsys.readouterr().err == (
+        f"onthedot: no series {series_id} (a UUIDv4 is read as a series id; a job written by hand with such an id "
+        "cannot be looked up by id: find it with `onthedot list`)\n"
+    )
 
 
 def test_no_target_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -278,8 +291,7 @@ def test_commands_call_the_library_with_what_was_typed(
 ) -> None:
     scheduler = Recorder()
     connected(monkeypatch, scheduler)
-    monkeypatch.setattr(Job, "as_dict", lambda job: {"id": job.id})  # the library's own JSON shape is not ours
-    monkeypatch.setattr(cli, "_series_text", lambda series, now: "")
+    monkeypatch.setattr(cli, "_series_text", lambda _series, _now: "")  # the recorder returns a Job for any call
 
     cli.main(argv)
 
@@ -291,6 +303,18 @@ def test_commands_call_the_library_with_what_was_typed(
 
 def never(_host: str, _port: int) -> bool:
     raise AssertionError("must not probe")
+
+
+class Probe:
+    """Records where it was asked to look, and answers ``answer``."""
+
+    def __init__(self, answer: bool = True) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str, int]] = []
+
+    def __call__(self, host: str, port: int) -> bool:
+        self.calls.append((host, port))
+        return self.answer
 
 
 def stack_outputs(outputs: dict[str, str], stack: str = "OnTheDot") -> Any:
@@ -356,11 +380,9 @@ def test_a_missing_stack_is_an_error() -> None:
 
 
 def test_an_explicit_port_means_the_local_cloud_even_with_an_endpoint_set() -> None:
-    probed: list[int] = []
-    found = resolve(
-        port=4600, environ={"AWS_ENDPOINT_URL": "http://elsewhere:1"}, probe=lambda _h, p: not probed.append(p)
-    )
-    assert probed == [4600]
+    probe = Probe()
+    found = resolve(port=4600, environ={"AWS_ENDPOINT_URL": "http://elsewhere:1"}, probe=probe)
+    assert probe.calls == [("127.0.0.1", 4600)]
     assert found.endpoint == "http://127.0.0.1:4600"
 
 
@@ -372,9 +394,9 @@ def test_aws_endpoint_url_comes_before_the_local_probe() -> None:
 
 @pytest.mark.parametrize(("environ", "port"), [({}, 4566), ({"ONTHEDOT_LOCAL_PORT": "4600"}, 4600)])
 def test_otherwise_the_local_cloud_that_answers(environ: dict[str, str], port: int) -> None:
-    probed: list[tuple[str, int]] = []
-    found = resolve(environ=environ, probe=lambda host, p: not probed.append((host, p)))
-    assert probed == [("127.0.0.1", port)]
+    probe = Probe()
+    found = resolve(environ=environ, probe=probe)
+    assert probe.calls == [("127.0.0.1", port)]
     assert found == Target(
         "onthedot-jobs",
         "onthedot",
@@ -387,7 +409,7 @@ def test_otherwise_the_local_cloud_that_answers(environ: dict[str, str], port: i
 
 def test_nothing_answering_is_an_error_saying_what_to_do() -> None:
     with pytest.raises(TargetError) as raised:
-        resolve(environ={"ONTHEDOT_LOCAL_PORT": "4600"}, probe=lambda _h, _p: False)
+        resolve(environ={"ONTHEDOT_LOCAL_PORT": "4600"}, probe=Probe(answer=False))
     assert str(raised.value) == (
         "no local cloud on 127.0.0.1:4600 (start one with `make run`), and no --stack/--table given"
     )
@@ -399,7 +421,7 @@ def test_a_bad_local_port_variable_is_an_error() -> None:
 
 
 def test_the_local_target_makes_clients_for_the_local_cloud() -> None:
-    local = resolve(environ={}, probe=lambda _h, _p: True)
+    local = resolve(environ={}, probe=Probe())
     dynamodb = local.client("dynamodb")
     assert dynamodb.meta.endpoint_url == "http://127.0.0.1:4566"
     assert dynamodb.meta.region_name == "us-east-1"
@@ -435,3 +457,39 @@ def test_local_names_mirror_the_local_cloud() -> None:
 )
 def test_relative_times(seconds: float, text: str) -> None:
     assert cli._relative(NOW + timedelta(seconds=seconds), NOW) == text
+
+
+def test_a_job_reads_as_key_value_lines() -> None:
+    job = Job(
+        id="01a226a4-e620-7cc6-8f38-98f37fd4e55a",
+        due=NOW + timedelta(seconds=29),
+        detail_type="reminder",
+        detail={"to": "a@b.c"},
+        created_at=NOW,
+    )
+    assert cli._job_text(job, NOW) == (
+        "job      01a226a4-e620-7cc6-8f38-98f37fd4e55a\n"
+        "due      2026-02-09T11:33:29.000Z  (in 29 s)\n"
+        "type     reminder\n"
+        'detail   {"to": "a@b.c"}\n'
+        "created  2026-02-09T11:33:00.000Z  (now)"
+    )
+
+
+def test_a_series_reads_as_key_value_lines() -> None:
+    series = Series(
+        id="5b7e7a4e-3f1c-4b9e-9a51-0c6f7d8e9f10",
+        detail_type="report",
+        detail={},
+        cron="0 9 * * 1-5",
+        rate=None,
+        tz="Europe/Berlin",
+        starts_at=NOW,
+        ends_at=None,
+        limit=3,
+        fired=1,
+        next=None,
+    )
+    text = cli._series_text(series, NOW)
+    assert "rule    cron 0 9 * * 1-5  in Europe/Berlin\n" in text
+    assert "limit   3 occurrences\nfired   1\nnext    none: the series has ended" in text
