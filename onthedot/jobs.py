@@ -148,3 +148,9 @@ SIZE = "size"
 CURSOR_PK = "cursor"
 CURSOR_SK = "dispatcher"
 CURSOR_BUCKET = "bucket"
+
+# The key schema of the jobs and dead-letter tables (as boto3's create_table takes it; the stack says the same).
+TABLE_KEYS = {
+    "KeySchema": [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}],
+    "AttributeDefinitions": [{"AttributeName": PK, "AttributeType": "S"}, {"AttributeName": SK, "AttributeType": "S"}],
+}

@@ -26,6 +26,7 @@ import boto3
 from botocore.config import Config
 
 from onthedot import keys
+from onthedot.jobs import TABLE_KEYS
 from onthedot.local import jsonata_engine, lambda_runtime
 from onthedot.settings import Settings, publish_environment, render_definition, rewind_environment, substitutions
 
@@ -194,12 +195,8 @@ class LocalCloud:
         """A pk/sk table as the stack has it; the stream's ARN when it has one."""
         table = self.client("dynamodb").create_table(
             TableName=name,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
             BillingMode="PAY_PER_REQUEST",
+            **TABLE_KEYS,
             **({"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}} if stream else {}),
         )["TableDescription"]
         return str(table.get("LatestStreamArn", ""))

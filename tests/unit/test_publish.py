@@ -16,7 +16,6 @@ import boto3
 import pytest
 from boto3.dynamodb.types import Binary
 from botocore.awsrequest import AWSResponse
-from moto import mock_aws
 
 from functions.publish.dead_letter import DeadLetters
 from functions.publish.publisher import (
@@ -32,6 +31,7 @@ from functions.publish.publisher import (
 from onthedot.jobs import entry_size, job_resource
 from onthedot.keys import parse_sort_key, partition_key, sort_key
 from onthedot.settings import Settings, publish_environment
+from tests.unit.conftest import create_job_tables
 
 REGION = "us-east-1"
 TABLE_NAME = "Jobs"
@@ -48,39 +48,9 @@ EVENTS_DIR = Path(__file__).parent / "events"
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and moto in-process: nothing can reach AWS."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in (
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "AWS_ENDPOINT_URL_EVENTBRIDGE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
 def dynamodb(aws: None) -> Any:
     resource = boto3.resource("dynamodb", region_name=REGION)
-    for name in (TABLE_NAME, DEAD_LETTER_TABLE_NAME):
-        resource.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    create_job_tables(resource, TABLE_NAME, DEAD_LETTER_TABLE_NAME)
     return resource
 
 
