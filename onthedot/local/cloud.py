@@ -296,8 +296,14 @@ def _ensure_free(port: int) -> None:
 class Ticker:
     """Starts the dispatcher every ``every`` seconds, as the schedule rule does on AWS."""
 
-    def __init__(self, cloud: LocalCloud, every: float, on_run: Callable[[Run], None]) -> None:
-        self.cloud, self.every, self.on_run = cloud, every, on_run
+    def __init__(
+        self,
+        cloud: LocalCloud,
+        every: float,
+        on_run: Callable[[Run], None],
+        on_error: Callable[[Exception], None] = lambda _error: None,
+    ) -> None:
+        self.cloud, self.every, self.on_run, self.on_error = cloud, every, on_run, on_error
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="onthedot-ticker", daemon=True)
 
@@ -312,6 +318,9 @@ class Ticker:
     def _loop(self) -> None:
         next_tick = time.monotonic()
         while not self._stop.is_set():
-            self.on_run(self.cloud.dispatch())
+            try:
+                self.on_run(self.cloud.dispatch())
+            except Exception as error:  # one failed start must not stop the schedule, as on AWS
+                self.on_error(error)
             next_tick += self.every
             self._stop.wait(max(0.0, next_tick - time.monotonic()))

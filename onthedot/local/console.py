@@ -75,6 +75,9 @@ class Console:
             line += f"  errors: {o['errors']}"
         self.say(line)
 
+    def failed(self, what: str, error: Exception) -> None:
+        self.say(f"{datetime.now(UTC):%H:%M:%S}  {what} failed: {type(error).__name__}: {error}")
+
     def fired(self, event: dict[str, Any]) -> None:
         received = datetime.now(UTC)
         due = keys.parse_time(event["time"].replace("Z", "+00:00"))
@@ -87,8 +90,12 @@ class Console:
 
 def _watch_worker_queue(cloud: LocalCloud, console: Console, stop: threading.Event) -> None:
     while not stop.is_set():
-        for event in cloud.receive_events(wait_seconds=1):
-            console.fired(event)
+        try:
+            for event in cloud.receive_events(wait_seconds=1):
+                console.fired(event)
+        except Exception as error:  # keep watching: the next receive may well succeed
+            console.failed("console worker", error)
+            stop.wait(1)
 
 
 def serve(
@@ -121,7 +128,7 @@ def serve(
             console.say(f"demo: {len(DEMO_JOBS)} jobs scheduled, due between now and {min(30.0, every / 2) * 3:.0f} s")
         watcher = threading.Thread(target=_watch_worker_queue, args=(cloud, console, stop), daemon=True)
         watcher.start()
-        ticker = Ticker(cloud, every, console.run).start()
+        ticker = Ticker(cloud, every, console.run, lambda error: console.failed("dispatcher start", error)).start()
         stop.wait(timeout=exit_after)
         console.say("stopping …")
         ticker.stop()
