@@ -11,6 +11,7 @@ class InvalidJob(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.reason = message  # the message without the field
 
 
 class JobNotFound(LookupError):

@@ -291,7 +291,7 @@ def test_commands_call_the_library_with_what_was_typed(
 ) -> None:
     scheduler = Recorder()
     connected(monkeypatch, scheduler)
-    monkeypatch.setattr(cli, "_series_text", lambda _series, _now: "")  # the recorder returns a Job for any call
+    monkeypatch.setattr(cli.render, "series_text", lambda _series, _now: "")  # the recorder returns a Job for any call
 
     cli.main(argv)
 

@@ -1,0 +1,161 @@
+"""``onthedot status``: pending jobs by bucket, the next due job and the last dispatcher runs, read from the table."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from onthedot.cli.render import Output, iso, relative_text, when
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from onthedot.client import Job, Scheduler
+    from onthedot.target import Target
+
+RECENT_RUNS = 5
+STATUS_HORIZON = timedelta(hours=1)
+MAX_BACKLOG_BUCKETS = 48  # status counts at most this many buckets behind the previous one
+
+_RUN_COUNTS = ("due", "published", "failed", "missing", "deleted", "advanced", "undeleted", "partitions")
+_RUN_HIDDEN = {"pk", "sk", "expires_at"}
+
+
+def status(_args: argparse.Namespace, scheduler: Scheduler, target: Target, now: datetime) -> Output:
+    from onthedot import keys
+
+    dynamodb = target.client("dynamodb")
+    minutes = target.bucket_minutes
+    width = timedelta(minutes=minutes)
+    current = keys.bucket_start(now, minutes)
+    cursor = _dispatcher_cursor(dynamodb, target.table)
+    first = current - width  # the previous bucket: every run drains it and the current one
+    behind_from = _bucket_of(cursor)
+    if behind_from is not None and behind_from < first:  # the dispatcher is catching up from its cursor
+        first = max(behind_from, first - MAX_BACKLOG_BUCKETS * width)
+    counted: list[tuple[datetime, dict[str, Any]]] = []  # each bucket's start, and the bucket as --json shows it
+    start = first
+    while start <= now + STATUS_HORIZON:
+        partition = keys.partition_key(start, minutes)
+        state = "behind" if start < current - width else "draining" if start <= current else "ahead"
+        pending = _count_partition(dynamodb, target.table, partition)
+        counted.append((start, {"partition": partition, "start": iso(start), "pending": pending, "state": state}))
+        start += width
+    upcoming = _first_job(scheduler, counted, width)
+    document = {
+        "target": {"table": target.table, "bus": target.bus, "where": target.description},
+        "now": iso(now),
+        "bucket_minutes": minutes,
+        "cursor": cursor,
+        "buckets": [bucket for _, bucket in counted],
+        "next": upcoming.as_dict() if upcoming else None,
+        "runs": _recent_runs(dynamodb, target.table),
+    }
+    return document, _text(document, upcoming, target, now)
+
+
+def _first_job(
+    scheduler: Scheduler, counted: Sequence[tuple[datetime, dict[str, Any]]], width: timedelta
+) -> Job | None:
+    """The first pending job in the buckets counted: one query in the first bucket that holds any."""
+    for start, bucket in counted:
+        if bucket["pending"]:
+            jobs = scheduler.list_jobs(start=start, end=start + width - timedelta(milliseconds=1), limit=1).jobs
+            if jobs:
+                return jobs[0]
+    return None
+
+
+def _text(document: dict[str, Any], upcoming: Job | None, target: Target, now: datetime) -> str:
+    buckets = document["buckets"]
+    lines = [f"target   {target.description} · table {target.table}" + (f" · bus {target.bus}" if target.bus else "")]
+    lines.append(f"now      {document['now']}")
+    behind = [bucket for bucket in buckets if bucket["state"] == "behind"]
+    if behind:
+        lines.append(f"dispatcher cursor  {document['cursor']}: catching up, {len(behind)} buckets behind")
+    lines.append(f"pending jobs by {document['bucket_minutes']}-minute bucket:")
+    labels = {"behind": "  behind", "draining": "  draining now", "ahead": ""}
+    lines += [
+        f"  {bucket['partition']}  {bucket['pending']:>6}{labels[bucket['state']]}"
+        for bucket in buckets
+        if bucket["state"] == "draining" or bucket["pending"]
+    ]
+    ahead = [bucket for bucket in buckets if bucket["state"] == "ahead"]
+    lines.append(
+        f"  next hour: {sum(bucket['pending'] for bucket in ahead)} pending"
+        f" ({sum(not bucket['pending'] for bucket in ahead)} of {len(ahead)} buckets empty)"
+    )
+    if upcoming is None:
+        lines.append("next due job  none in the next hour")
+    else:
+        lines.append(f"next due job  {upcoming.id}  {upcoming.detail_type}  due {when(upcoming.due, now, gap=' ')}")
+    if not document["runs"]:
+        lines.append("dispatcher runs  no runs recorded yet")
+    else:
+        lines.append("last dispatcher runs:")
+        for record in document["runs"]:
+            counts = " · ".join(f"{name} {value}" for name, value in record.items() if name != "time")
+            lines.append(f"  {record['time']} ({relative_text(record['time'], now)})  {counts}")
+    return "\n".join(lines)
+
+
+def _count_partition(dynamodb: Any, table: str, partition: str) -> int:
+    """Items in one bucket partition: a COUNT query, page by page."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": partition}},
+        "Select": "COUNT",
+    }
+    total = 0
+    while True:
+        response = dynamodb.query(**request)
+        total += int(response["Count"])
+        if "LastEvaluatedKey" not in response:
+            return total
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _dispatcher_cursor(dynamodb: Any, table: str) -> str | None:
+    """The dispatcher's cursor: the oldest bucket (a pk) that may still hold due jobs; None before any run."""
+    from onthedot.jobs import CURSOR_BUCKET, CURSOR_PK, CURSOR_SK
+
+    item = dynamodb.get_item(TableName=table, Key={"pk": {"S": CURSOR_PK}, "sk": {"S": CURSOR_SK}}).get("Item", {})
+    return item.get(CURSOR_BUCKET, {}).get("S")
+
+
+def _bucket_of(partition: str | None) -> datetime | None:
+    """The start of the bucket a ``j#YYYY-MM-DDTHH:MM`` partition key names; None for anything else."""
+    from onthedot.keys import PK_PREFIX
+
+    if partition is None or not partition.startswith(PK_PREFIX):
+        return None
+    try:
+        return datetime.strptime(partition[len(PK_PREFIX) :], "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _recent_runs(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """The last dispatcher runs, newest first: the run time and its Summarize counts."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from onthedot.jobs import RUN_PK
+
+    response = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": RUN_PK}},
+        ScanIndexForward=False,
+        Limit=RECENT_RUNS,
+    )
+    deserialize = TypeDeserializer().deserialize
+    runs = []
+    for item in response.get("Items", []):
+        values = {name: deserialize(raw) for name, raw in item.items()}  # numbers stay Decimal: exact in JSON
+        record = {"time": values.get("sk")}
+        record |= {name: values[name] for name in _RUN_COUNTS if name in values}
+        record |= {name: value for name, value in values.items() if name not in record and name not in _RUN_HIDDEN}
+        runs.append(record)
+    return runs
