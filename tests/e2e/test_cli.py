@@ -6,44 +6,24 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from onthedot import keys
 from onthedot.jobs import CURSOR_PK, RUN_PK
-from tests.e2e.processes import ONTHEDOT, REPO, Output, free_port, start_local
+from tests.e2e.processes import ONTHEDOT, REPO, RunningCloud, free_port, running_cloud
 
 FIRED = "fired .* job {}"
 
 
-@dataclass
-class Cloud:
-    port: int
-    output: Output
-    env: dict[str, str]
-
-    def cli(self, *args: str, code: int | None = 0) -> subprocess.CompletedProcess[str]:
-        """``onthedot ARGS`` pointed at this local cloud (by ONTHEDOT_LOCAL_PORT); checks the exit code."""
-        result = subprocess.run(
-            [*ONTHEDOT, *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=60, check=False
-        )
-        if code is not None:
-            assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.cli(*args, "--json").stdout)
-
+class Cloud(RunningCloud):
     def pending_ids(self) -> set[str]:
         """Ids of the jobs due in the next ten minutes (list queries a bucket at a time: keep the range short)."""
         end = keys.format_time(datetime.now(UTC) + timedelta(minutes=10))
@@ -52,16 +32,9 @@ class Cloud:
     def items(self) -> list[dict[str, Any]]:
         """Everything in the table but the dispatcher's own items, its run records and its cursor: they
         change with every tick."""
-        dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=f"http://127.0.0.1:{self.port}",
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
         items = [
             item
-            for page in dynamodb.get_paginator("scan").paginate(TableName="onthedot-jobs")
+            for page in self.dynamodb().get_paginator("scan").paginate(TableName="onthedot-jobs")
             for item in page["Items"]
             if item["pk"]["S"] not in (RUN_PK, CURSOR_PK)
         ]
@@ -70,17 +43,8 @@ class Cloud:
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[Cloud]:
-    port = free_port()
-    # No AWS_* from the caller's shell: the commands must find the local cloud by the port alone.
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    process = start_local("--every", "1", "--port", str(port), env=env)
-    output = Output(process)
-    try:
-        output.wait_for("Ctrl-C stops it", timeout=60)
-        yield Cloud(port, output, {**env, "ONTHEDOT_LOCAL_PORT": str(port)})
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+    with running_cloud("--every", "1") as running:
+        yield Cloud(running.port, running.output, running.env)
 
 
 def due_of(document: dict[str, Any]) -> datetime:

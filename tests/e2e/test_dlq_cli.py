@@ -4,66 +4,30 @@ fires. Subprocesses against one ``onthedot local --every 1``."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 
 from onthedot import keys
-from tests.e2e.processes import ONTHEDOT, REPO, Output, free_port, start_local
+from tests.e2e.processes import RunningCloud, running_cloud
 
 FIRED = "fired .* job {}"
 
 
-@dataclass
-class Cloud:
-    port: int
-    output: Output
-    env: dict[str, str]
-
-    def cli(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        """``onthedot ARGS`` pointed at this local cloud (by ONTHEDOT_LOCAL_PORT); checks the exit code."""
-        result = subprocess.run(
-            [*ONTHEDOT, *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=60, check=False
-        )
-        assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-        return result
-
+class Cloud(RunningCloud):
     def dead_letters(self) -> Any:
-        return json.loads(self.cli("dlq", "list", "--json").stdout)
-
-    def dynamodb(self) -> Any:
-        return boto3.client(
-            "dynamodb",
-            endpoint_url=f"http://127.0.0.1:{self.port}",
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        return self.json("dlq", "list")
 
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[Cloud]:
-    port = free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    process = start_local("--every", "1", "--port", str(port), env=env)
-    output = Output(process)
-    try:
-        output.wait_for("Ctrl-C stops it", timeout=60)
-        yield Cloud(port, output, {**env, "ONTHEDOT_LOCAL_PORT": str(port)})
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+    with running_cloud("--every", "1") as running:
+        yield Cloud(running.port, running.output, running.env)
 
 
 def write_poison_job(cloud: Cloud) -> str:

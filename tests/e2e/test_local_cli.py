@@ -10,11 +10,10 @@ import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 
 from onthedot import keys
-from tests.e2e.processes import ONTHEDOT, REPO, Output, free_port, start_local
+from tests.e2e.processes import ONTHEDOT, REPO, Output, free_port, local_dynamodb, start_local
 
 
 @pytest.fixture
@@ -44,14 +43,7 @@ def test_a_job_typed_in_the_original_item_format_fires(port: int) -> None:
         # GIVEN a job put by hand, as `aws dynamodb put-item --endpoint-url ...` would, due now
         due = datetime.now(UTC) + timedelta(milliseconds=500)
         job_id = str(uuid.uuid4())
-        dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-        dynamodb.put_item(
+        local_dynamodb(port).put_item(
             TableName="onthedot-jobs",
             Item=json.loads(
                 json.dumps(
