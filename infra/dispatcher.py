@@ -8,12 +8,13 @@ from aws_cdk import Acknowledgment, CfnElement, Duration, RemovalPolicy, Stack, 
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from onthedot.settings import DEFINITION_PATH, Settings, substitutions
+from onthedot.settings import DEFINITION_PATH, METRICS_NAMESPACE, Settings, substitutions
 
 
 class Dispatcher(Construct):
@@ -62,9 +63,18 @@ class Dispatcher(Construct):
             "dynamodb:BatchWriteItem",  # Delete published
             "dynamodb:DeleteItem",  # Advance series (TransactWriteItems is authorised per item action)
             "dynamodb:PutItem",  # Advance series, Record run
-            "dynamodb:UpdateItem",  # Advance series
+            "dynamodb:UpdateItem",  # Advance series, Advance cursor
+            "dynamodb:GetItem",  # Read cursor
         )
         publish_function.grant_invoke(self.state_machine)
+        # Report backlog: PutMetricData has no resource types; the condition keeps it to onthedot's namespace.
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+            )
+        )
         self._acknowledge_wildcards(publish_function)
 
         self.schedule = events.Rule(

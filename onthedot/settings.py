@@ -16,6 +16,7 @@ from typing import Any
 DEFINITION_PATH = Path(__file__).resolve().parent.parent / "statemachine" / "dispatcher.asl.json"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+METRICS_NAMESPACE = "onthedot"  # the functions' (Powertools) and the dispatcher's own metrics
 _EVENT_SOURCE = re.compile(r"^[A-Za-z0-9._\-/]{1,256}$")
 
 
@@ -125,7 +126,7 @@ def publish_environment(
         "PUBLISH_RETRIES": str(settings.publishRetries),
         "BUCKET_MINUTES": str(settings.bucketMinutes),
         "POWERTOOLS_SERVICE_NAME": "onthedot",
-        "POWERTOOLS_METRICS_NAMESPACE": "onthedot",
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": settings.logLevel,
     }
 

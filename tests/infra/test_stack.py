@@ -34,6 +34,7 @@ STAR_ONLY_ACTIONS = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
     "dynamodb:ListStreams",  # reading a table's stream (the rewind function)
+    "cloudwatch:PutMetricData",  # the dispatcher's backlog metric, held to its namespace by a condition
 }
 
 
@@ -323,6 +324,7 @@ class TestPermissions:
         assert sorted(as_list(dynamodb["Action"])) == [
             "dynamodb:BatchWriteItem",
             "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:Query",
             "dynamodb:UpdateItem",
@@ -352,6 +354,13 @@ class TestPermissions:
         [events] = statements_allowing(statements, "events:")
         assert events["Action"] == "events:PutEvents"
         assert events["Resource"] == get_att(ids["bus"])
+
+    def test_state_machine_puts_metrics_in_its_own_namespace_only(
+        self, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
+        [metrics] = statements_allowing(statements_of_role(resources, ids["machine_role"]), "cloudwatch:")
+        assert metrics["Action"] == "cloudwatch:PutMetricData"
+        assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "onthedot"}}
 
     def test_rewind_may_only_update_jobs_items_and_read_the_stream(
         self, resources: dict[str, Any], ids: dict[str, str]

@@ -42,6 +42,7 @@ def test_an_outage_of_two_hours_then_recovery(cloud: LocalCloud, jobs: Jobs, led
     recovery = NOW + timedelta(hours=2, minutes=1)
 
     # WHEN it runs again, once a minute
+    recovered_at = datetime.now(UTC)
     runs = every_minute(cloud, ledger, recovery, runs=3)
 
     # THEN the backlog of 24 buckets is drained oldest first, 10 a run beside the previous and the current
@@ -56,6 +57,18 @@ def test_an_outage_of_two_hours_then_recovery(cloud: LocalCloud, jobs: Jobs, led
         "lost": 0,
         "duplicated": 0,
     }
+    # AND the age of the oldest undrained bucket was a metric: two hours when the first run started
+    statistics = cloud.client("cloudwatch").get_metric_statistics(
+        Namespace="onthedot",
+        MetricName="OldestBucketAgeSeconds",
+        StartTime=recovered_at - timedelta(seconds=1),
+        EndTime=recovered_at + timedelta(hours=1),
+        Period=3600,
+        Statistics=["Maximum", "SampleCount"],
+    )["Datapoints"]
+    [point] = statistics
+    assert point["Maximum"] == 24 * 5 * 60
+    assert point["SampleCount"] >= 3  # the three recovery runs (and maybe the one before the outage)
     # AND the cursor has caught up: the next run drains only the previous and the current bucket
     assert cloud.dispatch(now=recovery + 3 * MINUTE).output["backlogBuckets"] == 0
 
