@@ -12,9 +12,8 @@ In order:
 The dead-letter table (``onthedot dlq``) is ``--dead-letter-table NAME`` when given, else the stack's output, else
 the local cloud's ``onthedot-dead-letters`` whenever the jobs table is the local cloud's ``onthedot-jobs``.
 
-The local cloud's names and credentials are mirrored here rather than imported: ``onthedot.local.cloud``
-imports moto, which a command that only talks to DynamoDB should not pay for. A unit test holds the two
-equal.
+The local cloud's names and credentials come from ``onthedot.local.names``, which (unlike
+``onthedot.local.cloud``) does not import moto.
 """
 
 from __future__ import annotations
@@ -28,15 +27,20 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from onthedot.keys import DEFAULT_BUCKET_MINUTES
+from onthedot.local.names import CREDENTIALS, REGION, Names
+
 LOCAL_HOST = "127.0.0.1"
 DEFAULT_LOCAL_PORT = 4566
 LOCAL_PORT_VARIABLE = "ONTHEDOT_LOCAL_PORT"
-DEFAULT_BUCKET_MINUTES = 5  # onthedot.settings.Settings.bucketMinutes
 PROBE_SECONDS = 0.5
 
 # The stack's output keys (infra/stack.py).
 TABLE_OUTPUT, BUS_OUTPUT, BUCKET_MINUTES_OUTPUT = "JobsTableName", "EventBusName", "BucketMinutes"
 DEAD_LETTER_OUTPUT = "DeadLetterTableName"
+
+
+_NAMES = Names()
 
 
 class TargetError(Exception):
@@ -45,15 +49,14 @@ class TargetError(Exception):
 
 @dataclass(frozen=True)
 class LocalNames:
-    """Mirrors ``onthedot.local.cloud``: ``Names().table``, ``.bus``, ``.dead_letter_table``, ``REGION`` and
-    ``CREDENTIALS``."""
+    """What the CLI needs of ``onthedot.local.names``: the tables, the bus, the region and the credentials."""
 
-    table: str = "onthedot-jobs"
-    bus: str = "onthedot"
-    dead_letter_table: str = "onthedot-dead-letters"
-    region: str = "us-east-1"
-    access_key_id: str = "test"
-    secret_access_key: str = "test"  # noqa: S105 - moto's well-known placeholder, not a secret
+    table: str = _NAMES.table
+    bus: str = _NAMES.bus
+    dead_letter_table: str = _NAMES.dead_letter_table
+    region: str = REGION
+    access_key_id: str = CREDENTIALS["AWS_ACCESS_KEY_ID"]
+    secret_access_key: str = CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
 
 
 LOCAL = LocalNames()

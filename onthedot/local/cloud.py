@@ -28,28 +28,12 @@ from botocore.config import Config
 from onthedot import keys
 from onthedot.jobs import TABLE_KEYS
 from onthedot.local import jsonata_engine, lambda_runtime
+from onthedot.local.names import CREDENTIALS, REGION, Names
 from onthedot.settings import Settings, publish_environment, render_definition, rewind_environment, substitutions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
 # Set for the whole process while the cloud runs (Powertools reads them on every call).
 PROCESS_ENVIRONMENT = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION}
-
-
-@dataclass(frozen=True)
-class Names:
-    """Resource names in the local cloud (the stack lets CloudFormation name them)."""
-
-    table: str = "onthedot-jobs"
-    bus: str = "onthedot"
-    state_machine: str = "onthedot-dispatcher"
-    dead_letter_table: str = "onthedot-dead-letters"
-    publish_function: str = "onthedot-publish"
-    rewind_function: str = "onthedot-rewind"
-    worker_rule: str = "onthedot-console-worker"
-    worker_queue: str = "onthedot-console-worker"
-    role: str = "onthedot-local"
 
 
 @dataclass(frozen=True)

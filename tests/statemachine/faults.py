@@ -39,19 +39,30 @@ def reject_events(monkeypatch: pytest.MonkeyPatch, rejects: Callable[[dict[str, 
     return fault
 
 
-def throttle_dynamodb(monkeypatch: pytest.MonkeyPatch, action: str, times: int) -> Fault:
-    """The first ``times`` calls of ``action`` (e.g. ``query``) fail with ProvisionedThroughputExceededException."""
+def fail_dynamodb(
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+    times: int,
+    error: str = "ProvisionedThroughputExceededException",
+    message: str = "injected throttling",
+) -> Fault:
+    """The first ``times`` calls of ``action`` (e.g. ``query``) fail with ``error``."""
     fault = Fault()
     original = getattr(DynamoHandler, action)
 
-    def throttled(self: DynamoHandler) -> Any:
+    def failing(self: DynamoHandler) -> Any:
         if fault.fired < times:
             fault.fired += 1
-            raise JsonRESTError("ProvisionedThroughputExceededException", "injected throttling")
+            raise JsonRESTError(error, message)
         return original(self)
 
-    monkeypatch.setattr(DynamoHandler, action, throttled)
+    monkeypatch.setattr(DynamoHandler, action, failing)
     return fault
+
+
+def throttle_dynamodb(monkeypatch: pytest.MonkeyPatch, action: str, times: int) -> Fault:
+    """The first ``times`` calls of ``action`` fail with ProvisionedThroughputExceededException (retried)."""
+    return fail_dynamodb(monkeypatch, action, times)
 
 
 def leave_unprocessed(monkeypatch: pytest.MonkeyPatch, times: int) -> Fault:

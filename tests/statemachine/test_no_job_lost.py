@@ -12,8 +12,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from moto.core.exceptions import JsonRESTError
-from moto.dynamodb.responses import DynamoHandler
 
 from onthedot import keys
 from onthedot.local.cloud import LocalCloud, Run
@@ -119,18 +117,11 @@ def test_the_run_dies_between_publish_and_delete(
     cloud: LocalCloud, jobs: Jobs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ledger.scheduled = {jobs.put(NOW - timedelta(seconds=index)) for index in range(30)}
-    failures = {"left": 100}
-    original = DynamoHandler.batch_write_item
-
-    def dead(self: DynamoHandler) -> object:
-        if failures["left"]:
-            failures["left"] -= 1
-            raise JsonRESTError("ServiceUnavailable", "injected: the run died before deleting")
-        return original(self)
-
-    monkeypatch.setattr(DynamoHandler, "batch_write_item", dead)
+    fault = faults.fail_dynamodb(
+        monkeypatch, "batch_write_item", times=100, error="ServiceUnavailable", message="injected: the run died"
+    )
     first = every_minute(cloud, ledger, NOW, runs=1)[0]
-    assert failures["left"] < 100
+    assert fault.fired >= 1
     assert first.output["undeleted"] == 30
     monkeypatch.undo()
     every_minute(cloud, ledger, NOW + MINUTE, runs=1)

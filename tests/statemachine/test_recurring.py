@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from moto.core.exceptions import JsonRESTError
-from moto.dynamodb.responses import DynamoHandler
 
 from onthedot.client import Scheduler
 from onthedot.jobs import job_id_of
 from onthedot.local.cloud import LocalCloud
+from tests.statemachine import faults
 from tests.statemachine.conftest import Jobs
 
 NOW = datetime(2026, 2, 9, 11, 33, 0, tzinfo=UTC)
@@ -63,20 +62,13 @@ def test_a_failed_advance_republishes_the_same_occurrence_and_never_forks(
     series = scheduler_at(cloud, NOW - timedelta(seconds=1)).schedule_recurring(
         "tick", {"n": 1}, rate="1 minute", starts_at=NOW
     )
-    failures = {"left": 1}
-    original = DynamoHandler.transact_write_items
-
-    def fail_once(self: DynamoHandler) -> Any:
-        if failures["left"]:
-            failures["left"] -= 1
-            raise JsonRESTError("ServiceUnavailable", "injected: the advance did not happen")
-        return original(self)
-
-    monkeypatch.setattr(DynamoHandler, "transact_write_items", fail_once)
+    fault = faults.fail_dynamodb(
+        monkeypatch, "transact_write_items", times=1, error="ServiceUnavailable", message="injected: no advance"
+    )
 
     # WHEN the first run publishes the occurrence but cannot replace it
     first = cloud.dispatch(now=NOW)
-    assert failures["left"] == 0
+    assert fault.fired == 1
     assert first.output["undeleted"] == 1
     # THEN the occurrence is still the one pending, and the next run publishes it again under the same id
     second = cloud.dispatch(now=NOW + timedelta(seconds=10))

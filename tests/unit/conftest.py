@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -27,6 +29,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
         yield
+
+
+@dataclass
+class Clock:
+    """A clock a test sets: ``clock.now = ...``; the library calls it for the time."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def create_job_tables(dynamodb: Any, *names: str) -> None:

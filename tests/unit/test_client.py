@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,19 +24,11 @@ from onthedot.client import (
     Series,
 )
 from onthedot.keys import due_of, job_key, new_job_id, parse_sort_key, partition_key, sort_key, with_due
-from tests.unit.conftest import create_job_tables
+from tests.unit.conftest import Clock, create_job_tables
 
 REGION = "us-east-1"
 TABLE = "Jobs"
 NOW = datetime(2026, 2, 9, 11, 33, 20, 250000, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -49,7 +40,7 @@ def dynamodb(aws: None) -> Any:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ from onthedot import cli, target
 from onthedot.client import DeadLetter, InvalidJob, Job, JobNotFound, Scheduler
 from onthedot.keys import due_of, partition_key, sort_key, with_due
 from onthedot.target import LOCAL, Target, resolve
-from tests.unit.conftest import create_job_tables
+from tests.unit.conftest import Clock, create_job_tables
 
 REGION = "us-east-1"
 JOBS = "Jobs"
@@ -31,14 +30,6 @@ SCHEDULED = datetime(2026, 2, 9, 11, 33, 20, 250000, tzinfo=UTC)
 NOW = datetime(2026, 2, 9, 12, 47, 5, 678901, tzinfo=UTC)  # when the dead letters are read and redriven
 NOW_MS = NOW.replace(microsecond=678000)
 NO_TYPE = f"{POISON}'detail_type' must be a string of 1 to 128 characters"
-
-
-@dataclass
-class Clock:
-    now: datetime = SCHEDULED
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -50,7 +41,7 @@ def dynamodb(aws: None) -> Any:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(SCHEDULED)
 
 
 @pytest.fixture
