@@ -5,16 +5,20 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20,22
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# checkov pins boto3, networkx and packaging to versions the project cannot share: a venv of its own.
+CHECKOV_VENV := .venv-checkov
 PORT ?= 4566
 EVERY ?= 60
+UI_PORT ?= 4567
+STACK ?= OnTheDot
 
-.PHONY: setup run test lint synth deploy bench clean
+.PHONY: setup run test test-aws chromium lint synth deploy bench clean
 
 # Python: pinned direct dependencies (pyproject.toml), every transitive one pinned by constraints.txt.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "onthedot needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[cdk,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[cdk,dev,ui]'
 	touch $@
 
 # Node: the CDK CLI and asl-validator, pinned in package.json and package-lock.json.
@@ -22,18 +26,32 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(VENV)/.installed node_modules/.installed
+$(CHECKOV_VENV)/.installed: constraints-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-checkov.txt checkov
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/onthedot local --demo --port $(PORT) --every $(EVERY)
+	$(BIN)/onthedot local --demo --port $(PORT) --every $(EVERY) --ui $(UI_PORT)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy onthedot functions infra app.py benchmarks
 
-test: lint
+test: lint chromium
 	$(BIN)/pytest
+
+# The console's browser tests drive Debian's chromium (Playwright downloads no browser here): installed when missing.
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+# The same suite `make test` runs on the local cloud, against a deployed stack: `make test-aws STACK=Name`.
+# Without AWS credentials it is skipped, saying why.
+test-aws: $(VENV)/.installed
+	$(BIN)/pytest tests/aws --stack $(STACK) -ra
 
 synth: setup
 	npx --no-install cdk synth --quiet
@@ -41,10 +59,17 @@ synth: setup
 deploy: setup
 	npx --no-install cdk deploy
 
-bench: $(VENV)/.installed
+# The benchmarks' own extra (matplotlib, for the lateness histogram's PNG).
+$(VENV)/.bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.installed $(VENV)/.bench
 	$(BIN)/python benchmarks/dispatch_1000.py
 	$(BIN)/python benchmarks/dispatch_1000.py --partitions 2
 	$(BIN)/python benchmarks/schedule_10000.py
+	$(BIN)/python -m benchmarks.scale_sweep
+	$(BIN)/python -m benchmarks.lateness
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,6 @@
-"""CDK constructs for onthedot, one per concern; ``OnTheDotStack`` composes them."""
+"""CDK constructs for onthedot, one per concern; ``OnTheDot`` composes them, ``OnTheDotStack`` deploys it."""
 
+from infra.construct import OnTheDot
 from infra.stack import OnTheDotStack, read_settings
 
-__all__ = ["OnTheDotStack", "read_settings"]
+__all__ = ["OnTheDot", "OnTheDotStack", "read_settings"]

@@ -20,9 +20,15 @@ class JobsBus(Construct):
 
 
 class DebugWorker(Construct):
-    """The original design's debug worker: every job event, as it fires, into a log group."""
+    """The original design's debug worker: every job event, as it fires, into a log group.
 
-    def __init__(self, scope: Construct, construct_id: str, *, bus: events.IEventBus, source: str) -> None:
+    Without ``payloads`` a line says only which job fired (detail-type, job id, due time): details can hold
+    personal data, so the whole event is logged only when asked (the ``logLevel`` knob at DEBUG).
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, bus: events.IEventBus, source: str, payloads: bool = False
+    ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         # EventBridge delivers only to log groups whose name starts with /aws/events/.
@@ -39,8 +45,18 @@ class DebugWorker(Construct):
             description="Every job event, logged as it fires (debug worker).",
             event_bus=bus,
             event_pattern=events.EventPattern(source=[source]),
-            targets=[_LogGroupTarget(self.log_group)],
+            targets=[_LogGroupTarget(self.log_group, input=None if payloads else _ENVELOPE)],
         )
+
+
+# A CloudWatch Logs target takes a transformed event only as {"timestamp": ..., "message": "<a string>"}.
+_ENVELOPE = events.RuleTargetInput.from_object(
+    {
+        "timestamp": events.EventField.time,
+        "message": f"fired {events.EventField.detail_type} {events.EventField.from_path('$.resources[0]')} "
+        f"due {events.EventField.time}",
+    }
+)
 
 
 @jsii.implements(events.IRuleTarget)
@@ -51,8 +67,8 @@ class _LogGroupTarget:
     Lambda function whose role may call ``logs:PutResourcePolicy`` on every log group.
     """
 
-    def __init__(self, log_group: logs.LogGroup) -> None:
-        self._log_group = log_group
+    def __init__(self, log_group: logs.LogGroup, input: events.RuleTargetInput | None = None) -> None:
+        self._log_group, self._input = log_group, input
 
     def bind(self, rule: events_refs.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         self._log_group.add_to_resource_policy(
@@ -68,4 +84,4 @@ class _LogGroupTarget:
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
             resource_name=self._log_group.log_group_name,
         )
-        return events.RuleTargetConfig(arn=arn, target_resource=self._log_group)
+        return events.RuleTargetConfig(arn=arn, target_resource=self._log_group, input=self._input)

@@ -8,6 +8,7 @@ copied, so every function runs on the same pinned runtime and layer.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
-# AWS's public parameter naming the Powertools layer for this runtime and architecture in the deploy
-# region, documented as /aws/service/powertools/python/{arch}/{python_version}/{version}. CloudFormation
-# resolves it at deploy time, so synth needs no AWS call and no account number is written down.
-POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/latest"
+# The Powertools release the tests run (pinned in pyproject.toml), so the deployed layer is the tested one.
+POWERTOOLS_VERSION = version("aws-lambda-powertools")
+# AWS's public parameter naming the Powertools layer of that release for this runtime and architecture in the
+# deploy region, documented as /aws/service/powertools/python/{arch}/{python_version}/{version}. CloudFormation
+# resolves it at deploy time, so synth needs no AWS call and no region or account number is written down.
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"
 
 
-def code_exclude(function_folder: str, modules: Sequence[str]) -> list[str]:
-    """Asset exclude patterns that keep only ``functions/<function_folder>`` and ``onthedot/<module>.py``.
+def code_exclude(function_folder: str, modules: Sequence[str], shared: Sequence[str] = ()) -> list[str]:
+    """Asset exclude patterns that keep only ``functions/<function_folder>``, ``onthedot/<module>.py`` and the
+    ``shared`` files of other function folders (``"publish/dead_letter.py"``, with that folder's __init__.py).
 
     GLOB mode: a later "!" pattern re-includes; an excluded directory is not descended into.
     """
+    shared_folders = sorted({path.split("/")[0] for path in shared})
     return [
         "*",
         ".*",
@@ -40,6 +45,12 @@ def code_exclude(function_folder: str, modules: Sequence[str]) -> list[str]:
         "!functions/__init__.py",
         f"!functions/{function_folder}",
         f"!functions/{function_folder}/**",
+        *(
+            pattern
+            for folder in shared_folders
+            for pattern in (f"!functions/{folder}", f"!functions/{folder}/__init__.py")
+        ),
+        *(f"!functions/{path}" for path in shared),
         "!onthedot",
         "!onthedot/__init__.py",
         *(f"!onthedot/{module}.py" for module in modules),
@@ -69,6 +80,7 @@ class OnTheDotFunction(Construct):
         function_folder: str,
         modules: Sequence[str],
         description: str,
+        shared: Sequence[str] = (),
         environment: Mapping[str, str],
         memory_size: int = 256,
         timeout: Duration | None = None,
@@ -92,7 +104,7 @@ class OnTheDotFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=f"functions.{function_folder}.app.handler",
-            code=lambda_.Code.from_asset(str(REPO_ROOT), exclude=code_exclude(function_folder, modules)),
+            code=lambda_.Code.from_asset(str(REPO_ROOT), exclude=code_exclude(function_folder, modules, shared)),
             layers=[powertools_layer(self), *layers],
             memory_size=memory_size,
             timeout=timeout or Duration.seconds(30),

@@ -12,7 +12,7 @@ from infra.functions import ARCHITECTURE, RUNTIME, OnTheDotFunction
 from onthedot.settings import Settings, publish_environment
 
 # The library modules the function imports; everything else of the repository stays out of its asset.
-MODULES = ("keys", "jobs", "errors", "recurrence")
+MODULES = ("keys", "jobs", "errors", "recurrence", "lateness", "metrics")
 
 
 class Publisher(Construct):

@@ -24,7 +24,8 @@ The dead letter is a table of its own (``dead_letter_table``; ``functions/publis
 This module is the public face: ``Scheduler`` and the names callers import. The code lives in small modules:
 
 - ``models``: the handles and requests (``Job``, ``Series``, ``Page``, ``DeadLetter``, ``DeadLetterPage``,
-  ``JobRequest``); ``errors``: ``InvalidJob``, ``JobNotFound``, ``ScheduleIncomplete``;
+  ``JobRequest``); ``errors``: ``InvalidJob`` (and its ``BucketWidthMismatch``), ``JobNotFound``,
+  ``ScheduleIncomplete``;
 - ``scheduling`` (one-off jobs), ``series`` (recurring jobs), ``listing`` and ``dead_letters``: the parts
   ``Scheduler`` is assembled from, over the shared state of ``context``;
 - ``validation`` (the caller's input checked), ``items`` (stored items to and from handles), ``cursors``
@@ -39,15 +40,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from onthedot.dead_letters import DeadLetterQueue
-from onthedot.errors import InvalidJob, JobNotFound, ScheduleIncomplete
-from onthedot.keys import DEFAULT_BUCKET_MINUTES
+from onthedot.errors import BucketWidthMismatch, InvalidJob, JobNotFound, ScheduleIncomplete
 from onthedot.listing import JobListing
 from onthedot.models import DeadLetter, DeadLetterPage, Job, JobRequest, Page, Series
 from onthedot.scheduling import OneOffJobs
 from onthedot.series import RecurringSeries
 from onthedot.table import JobsTable, Table
+from onthedot.validation import check_bucket_minutes, check_table_name
 
 __all__ = [
+    "BucketWidthMismatch",
     "DeadLetter",
     "DeadLetterPage",
     "InvalidJob",
@@ -64,6 +66,10 @@ __all__ = [
 class Scheduler(OneOffJobs, RecurringSeries, JobListing, DeadLetterQueue):
     """The API over one jobs table. ``dynamodb`` is a boto3 DynamoDB *client* (a default one when omitted).
 
+    Jobs are keyed with the bucket width the dispatcher records in the table (read once, on first use; 5 minutes
+    on a table no dispatcher has run on). ``bucket_minutes`` is only a check: a width that differs from the
+    table's raises ``BucketWidthMismatch``. Bad arguments raise ``InvalidJob`` naming the argument.
+
     ``dead_letter_table`` (the stack's ``DeadLetterTableName`` output) is needed by ``dead_letters``,
     ``dead_letter_size`` and ``redrive`` only.
 
@@ -79,18 +85,19 @@ class Scheduler(OneOffJobs, RecurringSeries, JobListing, DeadLetterQueue):
         *,
         dead_letter_table: str | None = None,
         dynamodb: Any = None,
-        bucket_minutes: int = DEFAULT_BUCKET_MINUTES,
+        bucket_minutes: int | None = None,
         clock: Any = None,  # () -> aware datetime; datetime.now(UTC) by default
         sleep: Callable[[float], None] = time.sleep,  # between UnprocessedItems retries
     ) -> None:
-        if not isinstance(table_name, str) or not table_name:
-            raise ValueError("table_name must be a non-empty string")
-        if isinstance(bucket_minutes, bool) or not isinstance(bucket_minutes, int) or not 1 <= bucket_minutes <= 60:
-            raise ValueError(f"bucket_minutes must be a whole number from 1 to 60, got {bucket_minutes!r}")
-        if 60 % bucket_minutes:
-            raise ValueError(f"bucket_minutes must divide 60, got {bucket_minutes}")
-        if dead_letter_table is not None and (not isinstance(dead_letter_table, str) or not dead_letter_table):
-            raise ValueError("dead_letter_table must be a non-empty string (or None)")
+        check_table_name("table_name", table_name)
+        if dead_letter_table is not None:
+            check_table_name("dead_letter_table", dead_letter_table)
+        if bucket_minutes is not None:
+            check_bucket_minutes(bucket_minutes)
+        if clock is not None and not callable(clock):
+            raise InvalidJob("clock", f"must be a function returning an aware datetime, got {type(clock).__name__}")
+        if not callable(sleep):
+            raise InvalidJob("sleep", f"must be a function taking seconds, got {type(sleep).__name__}")
         if dynamodb is None:
             import boto3
 

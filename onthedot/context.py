@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from onthedot.errors import InvalidJob
 from onthedot.table import JobsTable, Table
 
 
@@ -23,5 +24,5 @@ class SchedulerContext:
     def _now(self) -> datetime:
         now = self._clock()
         if not isinstance(now, datetime) or now.utcoffset() is None:
-            raise ValueError(f"clock() must return an aware datetime, got {now!r}")
+            raise InvalidJob("clock", f"clock() must return an aware datetime, got {now!r}")
         return now.astimezone(UTC)

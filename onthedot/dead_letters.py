@@ -28,6 +28,7 @@ from onthedot.jobs import (
     JOB,
     JOB_ID,
     LAST_ERROR,
+    LAST_FAILED_RUN,
     PK,
     SERIES,
     SIZE,
@@ -95,7 +96,7 @@ class DeadLetterQueue(SchedulerContext):
         due = to_millisecond(self._now())
         old_id, new_id = old_sk.partition(SK_SEPARATOR)[2], _redriven_id(old_sk, due)
         pk, sk = partition_key(due, self._jobs.bucket_minutes), sort_key(due, new_id)
-        item = {name: value for name, value in job_item.items() if name not in (ATTEMPTS, LAST_ERROR)}
+        item = {name: value for name, value in job_item.items() if name not in (ATTEMPTS, LAST_ERROR, LAST_FAILED_RUN)}
         item[PK], item[SK] = pk, sk
         operations: list[dict[str, Any]] = []
         series_item: dict[str, Any] | None = None
@@ -183,7 +184,7 @@ class DeadLetterQueue(SchedulerContext):
             return found
         try:
             computed = sort_key(due_of(wanted), wanted)
-        except KeyFormatError:
+        except (KeyFormatError, OverflowError):  # OverflowError: a UUIDv7 whose time is after the year 9999
             computed = None  # not an onthedot id: a job typed by hand, found by its id's suffix
         if computed is not None:
             found = self._get_dead_letter(computed)

@@ -14,6 +14,20 @@ class InvalidJob(ValueError):
         self.reason = message  # the message without the field
 
 
+class BucketWidthMismatch(InvalidJob):
+    """The bucket width given differs from the one the jobs table records (the dispatcher's, on its cursor item):
+    jobs keyed with it would never fire. Nothing was written. The CLI exits 2 on it."""
+
+    def __init__(self, given: int, recorded: int, table: str) -> None:
+        super().__init__(
+            "bucket_minutes",
+            f"{given}-minute buckets were asked for, but table {table} records {recorded}-minute buckets (the "
+            f"dispatcher's): jobs keyed with {given} would never fire. Leave the width out to use the table's",
+        )
+        self.given = given
+        self.recorded = recorded
+
+
 class JobNotFound(LookupError):
     """No pending job (or series) with that id. The CLI exits 1 on it."""
 

@@ -15,12 +15,14 @@ The event a worker receives on the bus (``detail-type`` and ``detail`` unchanged
 from __future__ import annotations
 
 import json
+import math
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from onthedot.keys import parse_sort_key
+from onthedot.keys import KeyFormatError, due_of, parse_sort_key, parse_time
 
 PK = "pk"
 SK = "sk"
@@ -30,11 +32,28 @@ DETAIL_TYPE = "detail_type"
 JOB_RESOURCE_PREFIX = "onthedot:job/"
 MAX_EVENT_BYTES = 256 * 1024
 MAX_DETAIL_TYPE_LENGTH = 128
+MAX_DETAIL_DEPTH = 32  # DynamoDB nests documents at most 32 levels deep
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # PutEvents refuses integers in Detail outside this range
+# Not in a detail-type: control characters (one fails a whole PutEvents request), line and paragraph separators,
+# lone surrogates (not UTF-8).
+_CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
 
 
 class PoisonJob(ValueError):
-    """A job that can never be published as it stands (the reason is the message)."""
+    """A job that can never be published as it stands (the reason is the message).
+
+    ``field`` names the attribute at fault (``sk``, ``detail_type`` or ``detail``) and ``reason`` says why
+    without naming it: the client turns both into ``InvalidJob``.
+    """
+
+    def __init__(self, message: str, field: str = DETAIL, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.reason = message if reason is None else reason
+
+
+def _poison(field: str, reason: str) -> PoisonJob:
+    return PoisonJob(f"'{field}' {reason}", field, reason)
 
 
 def job_resource(job_id: str) -> str:
@@ -49,6 +68,15 @@ def job_id_of(event: Mapping[str, Any]) -> str:
     raise ValueError("event carries no onthedot job id (resources has no 'onthedot:job/...')")
 
 
+def due_time_of(event: Mapping[str, Any]) -> datetime:
+    """The due time of an event onthedot published: to the millisecond from an onthedot job id (a UUIDv7 carries
+    it), else the event's ``time`` (EventBridge keeps whole seconds)."""
+    try:
+        return due_of(job_id_of(event))
+    except (KeyFormatError, ValueError):
+        return parse_time(str(event["time"]).replace("Z", "+00:00"))
+
+
 def event_entry(item: Mapping[str, Any], *, source: str, bus_name: str) -> tuple[dict[str, Any], datetime]:
     """The PutEvents entry for a job item (plain Python values), and the job's due time.
 
@@ -57,17 +85,14 @@ def event_entry(item: Mapping[str, Any], *, source: str, bus_name: str) -> tuple
     try:
         due, job_id = parse_sort_key(str(item.get(SK, "")))
     except ValueError as error:
-        raise PoisonJob(f"unparseable sort key: {error}") from None
-    detail_type = item.get(DETAIL_TYPE)
-    if not isinstance(detail_type, str) or not 0 < len(detail_type) <= MAX_DETAIL_TYPE_LENGTH:
-        raise PoisonJob(f"'{DETAIL_TYPE}' must be a string of 1 to {MAX_DETAIL_TYPE_LENGTH} characters")
+        raise PoisonJob(f"unparseable sort key: {error}", SK) from None
+    detail_type = check_detail_type(item.get(DETAIL_TYPE))
     detail = item.get(DETAIL, {})
-    if not isinstance(detail, Mapping):
-        raise PoisonJob(f"'{DETAIL}' must be a map (a JSON object), got {type(detail).__name__}")
+    check_detail(detail)
     try:
         detail_json = json.dumps(detail, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_number)
     except (TypeError, ValueError) as error:
-        raise PoisonJob(f"'{DETAIL}' cannot be encoded as JSON: {error}") from None
+        raise _poison(DETAIL, f"cannot be encoded as JSON: {error}") from None
     entry = {
         "Source": source,
         "DetailType": detail_type,
@@ -76,9 +101,69 @@ def event_entry(item: Mapping[str, Any], *, source: str, bus_name: str) -> tuple
         "Resources": [job_resource(job_id)],
         "EventBusName": bus_name,
     }
-    if entry_size(entry) > MAX_EVENT_BYTES:
-        raise PoisonJob(f"event is {entry_size(entry)} bytes, over EventBridge's {MAX_EVENT_BYTES}")
+    try:
+        size = entry_size(entry)
+    except UnicodeEncodeError:  # a lone surrogate: only Python callers can make one, DynamoDB holds UTF-8
+        raise _poison(DETAIL, "holds text that is not valid Unicode (a lone surrogate)") from None
+    if size > MAX_EVENT_BYTES:
+        raise PoisonJob(f"event is {size} bytes, over EventBridge's {MAX_EVENT_BYTES}")
     return entry, due
+
+
+# -- what EventBridge (and DynamoDB) refuse: the client checks a job with the same rules before writing it ----------
+
+
+def check_detail_type(detail_type: Any) -> str:
+    """The detail-type, if EventBridge takes it and a worker can route on it; ``PoisonJob`` says why not."""
+    if not isinstance(detail_type, str) or not 0 < len(detail_type) <= MAX_DETAIL_TYPE_LENGTH:
+        raise _poison(DETAIL_TYPE, f"must be a string of 1 to {MAX_DETAIL_TYPE_LENGTH} characters")
+    if detail_type.isspace():
+        raise _poison(DETAIL_TYPE, "must not be blank")
+    bad = next((c for c in detail_type if unicodedata.category(c) in _CONTROL_CATEGORIES), None)
+    if bad is not None:
+        raise _poison(DETAIL_TYPE, f"must not hold control characters, found {bad!r}")
+    return detail_type
+
+
+def check_detail(detail: Any) -> None:
+    """A detail EventBridge and DynamoDB both take: a map, string keys that are not empty, at most
+    ``MAX_DETAIL_DEPTH`` levels deep, integers within 64 bits; ``PoisonJob`` names where it is not."""
+    if not isinstance(detail, Mapping):
+        raise _poison(DETAIL, f"must be a map (a JSON object), got {type(detail).__name__}")
+    _check_value(detail, DETAIL, 1)
+
+
+def _check_value(value: Any, where: str, depth: int) -> None:
+    if depth > MAX_DETAIL_DEPTH:  # checked before going deeper, so no input can exhaust the stack
+        raise _poison(DETAIL, f"is nested deeper than {MAX_DETAIL_DEPTH} levels (at {_short(where)})")
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            if not isinstance(name, str) or not name:
+                raise _poison(DETAIL, f"has the key {name!r} at {_short(where)}: keys must be non-empty strings")
+            _check_value(item, f"{where}.{name}", depth + 1)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for index, item in enumerate(value):
+            _check_value(item, f"{where}[{index}]", depth + 1)
+    elif isinstance(value, (float, Decimal)) and not _finite(value):
+        raise _poison(DETAIL, f"holds {value} at {_short(where)}, which JSON cannot hold")
+    elif _wide_integer(value):
+        raise _poison(
+            DETAIL, f"holds {value} at {_short(where)}, an integer outside the 64-bit range EventBridge takes"
+        )
+
+
+def _wide_integer(value: Any) -> bool:
+    """An integer beyond 64 bits (a fraction goes out as a float, which EventBridge takes)."""
+    numeric = isinstance(value, (int, Decimal)) and not isinstance(value, bool)
+    return numeric and not _INT64_MIN <= value <= _INT64_MAX and value == int(value)
+
+
+def _finite(value: float | Decimal) -> bool:
+    return value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+
+
+def _short(where: str, width: int = 80) -> str:
+    return where if len(where) <= width else where[: width - 1] + "…"
 
 
 def entry_size(entry: Mapping[str, Any]) -> int:
@@ -128,12 +213,16 @@ KEY_SK = "key"
 JOB_ID = "job_id"
 EXPIRES_AT = "expires_at"  # epoch seconds; the table's TTL attribute
 
-# A dispatcher run's summary: pk = RUN_PK, sk = <run time>, the Summarize counts, EXPIRES_AT.
+# A dispatcher run's summary: pk = RUN_PK, sk = <run time>, the Summarize counts, EXPIRES_AT, and
 RUN_PK = "run"
+RUN_LATENESS = "lateness"  # a list: the jobs published, by lateness bin (onthedot.lateness.EDGES_MS)
+RUN_LATENESS_MAX_MS = "latenessMaxMs"  # the latest of them, in milliseconds
 
 # -- attempts and the dead letter (issue #4) ------------------------------------------------------------------
 ATTEMPTS = "attempts"  # on a job: runs that failed to publish it
 LAST_ERROR = "last_error"  # on a job: why the last attempt failed
+LAST_FAILED_RUN = "last_failed_run"  # on a job: the run (its time) that last counted an attempt
+ORIGINAL_DUE = "original_due"  # on a job typed long ago and re-filed into the cursor's bucket: the due time typed
 # A dead-lettered job, in the dead-letter table: pk = DEAD_PK, sk = the job's sk, with
 DEAD_PK = "dlq"
 JOB = "job"  # the job item as it was (a map)
@@ -148,6 +237,11 @@ SIZE = "size"
 CURSOR_PK = "cursor"
 CURSOR_SK = "dispatcher"
 CURSOR_BUCKET = "bucket"
+CURSOR_BUCKET_MINUTES = "bucket_minutes"  # the bucket width in force (N): every writer keys jobs with it
+# The window of due times the last run claimed ([start, end), ISO): a run claims the next one with a
+# compare-and-set on the end it read, so no two runs publish the same window.
+CURSOR_WINDOW_START = "window_start"
+CURSOR_WINDOW_END = "window_end"
 
 # The key schema of the jobs and dead-letter tables (as boto3's create_table takes it; the stack says the same).
 TABLE_KEYS = {

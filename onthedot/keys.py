@@ -11,9 +11,10 @@ job keeps its 74 random bits under a new timestamp (``with_due``).
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 PK_PREFIX = "j#"
 SK_SEPARATOR = "#"
@@ -61,7 +62,7 @@ def bucket_start(moment: datetime, bucket_minutes: int = DEFAULT_BUCKET_MINUTES)
 
 def partition_key(moment: datetime, bucket_minutes: int = DEFAULT_BUCKET_MINUTES) -> str:
     """``j#YYYY-MM-DDTHH:MM`` of the bucket holding ``moment``."""
-    return PK_PREFIX + bucket_start(moment, bucket_minutes).strftime("%Y-%m-%dT%H:%M")
+    return PK_PREFIX + bucket_start(moment, bucket_minutes).isoformat()[:16]  # strftime drops zeros before year 1000
 
 
 def sort_key(due: datetime, job_id: str) -> str:
@@ -77,6 +78,86 @@ def parse_sort_key(sk: str) -> tuple[datetime, str]:
     if not separator or not job_id:
         raise KeyFormatError(f"sort key {sk!r} is not <due time>#<job id>")
     return parse_time(due_text), job_id
+
+
+# -- keys typed by hand ----------------------------------------------------------------------------------------
+# A due time as people write it: ISO 8601 in the extended or the basic form, "T", "t" or a space between date and
+# time, seconds and fraction optional, "Z", "z" or a UTC offset. Each form is spelled out, so that nothing is read
+# leniently (datetime.fromisoformat would also take a time without a zone).
+_ZONE = r"(?P<zone>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+_FRACTION = r"(?:[.,](?P<fraction>[0-9]{1,9}))?"
+_MAX_SORT_KEY_BYTES = 1024
+_TIME_FORMS = (
+    re.compile(
+        r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
+        r"(?:[Tt ](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2})" + _FRACTION + r")?)?" + _ZONE
+    ),
+    re.compile(
+        r"(?P<year>[0-9]{4})(?P<month>[0-9]{2})(?P<day>[0-9]{2})"
+        r"(?:[Tt ](?P<hour>[0-9]{2})(?P<minute>[0-9]{2})(?:(?P<second>[0-9]{2})" + _FRACTION + r")?)?" + _ZONE
+    ),
+)
+
+
+def read_time(text: str) -> datetime:
+    """The instant a due time typed by hand names, when it can be read without doubt.
+
+    A fraction finer than a millisecond is rounded up, so that a job is never early. ``KeyFormatError`` says
+    why for anything else: a time without a zone (UTC would be a guess, and a wrong one fires hours early or
+    late), a date without a time of day, a date that does not exist, any other text.
+    """
+    match = next((found for form in _TIME_FORMS if (found := form.fullmatch(text))), None)
+    if match is None:
+        raise KeyFormatError(f"{text!r} is not an ISO 8601 date and time")
+    if match["hour"] is None:
+        raise KeyFormatError(f"{text!r} is a date without a time of day")
+    if match["zone"] is None:
+        raise KeyFormatError(f"{text!r} has no time zone: write Z for UTC, or an offset such as +01:00")
+    fraction = match["fraction"] or "0"
+    milliseconds = -(-int(fraction) * 1000 // 10 ** len(fraction))
+    try:
+        moment = datetime(
+            int(match["year"]),
+            int(match["month"]),
+            int(match["day"]),
+            int(match["hour"]),
+            int(match["minute"]),
+            int(match["second"] or 0),
+            tzinfo=_offset(match["zone"]),
+        )
+        return (moment + milliseconds * _MS).astimezone(UTC)
+    except (ValueError, OverflowError) as error:
+        raise KeyFormatError(f"{text!r} is not a date and time that exists ({error})") from None
+
+
+def _offset(zone: str) -> timezone:
+    if zone in ("Z", "z"):
+        return UTC
+    hours, minutes = int(zone[1:3]), int(zone[-2:]) if len(zone) > 3 else 0
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"{zone} is not a UTC offset")
+    return timezone((-1 if zone[0] == "-" else 1) * timedelta(hours=hours, minutes=minutes))
+
+
+def canonical_keys(pk: str, sk: str, bucket_minutes: int = DEFAULT_BUCKET_MINUTES) -> tuple[str, str]:
+    """The ``(pk, sk)`` a job item with these keys belongs under: the same job id and due time, the due time in
+    onthedot's form and in the bucket that holds it. Canonical keys come back unchanged.
+
+    The due time is the sort key's (it is the time the job's event carries); the partition key only has to be a
+    job's. ``KeyFormatError`` with the reason when the keys do not name a job id and a due time without doubt.
+    """
+    if not pk.startswith(PK_PREFIX):
+        raise KeyFormatError(f"partition key {pk!r} does not start with {PK_PREFIX!r}")
+    due_text, separator, job_id = sk.partition(SK_SEPARATOR)
+    if not separator or not job_id:
+        raise KeyFormatError(f"sort key {sk!r} is not <due time>#<job id>")
+    if SK_SEPARATOR in job_id:
+        raise KeyFormatError(f"sort key {sk!r} has more than one {SK_SEPARATOR!r}: where the job id starts is in doubt")
+    due = read_time(due_text)
+    canonical_sk = sort_key(due, job_id)
+    if len(canonical_sk.encode()) > _MAX_SORT_KEY_BYTES:
+        raise KeyFormatError(f"sort key {sk!r} would be longer than DynamoDB's {_MAX_SORT_KEY_BYTES} bytes written out")
+    return partition_key(due, bucket_minutes), canonical_sk
 
 
 def partitions_to_drain(now: datetime, bucket_minutes: int = DEFAULT_BUCKET_MINUTES) -> list[str]:

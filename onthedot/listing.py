@@ -19,6 +19,7 @@ from onthedot.models import Job, Page
 from onthedot.validation import check_limit, instant
 
 DEFAULT_LIST_AHEAD = timedelta(days=1)
+MAX_PARTITIONS_A_PAGE = 300  # Queries one call makes at most (a day of 5-minute buckets fits in one)
 
 
 class JobListing(SchedulerContext):
@@ -35,25 +36,29 @@ class JobListing(SchedulerContext):
         """Pending jobs due in [start, end] (default: from the oldest undrained bucket the dispatcher reads,
         i.e. now minus two buckets, to now plus one day), in due order, ``limit`` a page.
 
-        One Query per bucket partition in the range, in order (no scan). With a ``cursor``, the range is the
-        one of the call that returned it, and ``start``/``end`` are ignored.
+        One Query per bucket partition in the range, in order (no scan), and at most ``MAX_PARTITIONS_A_PAGE`` of
+        them a call: over a wider range a page can hold fewer than ``limit`` jobs, even none, and still carry a
+        cursor. With a ``cursor``, the range is the one of the call that returned it, and ``start``/``end`` are
+        ignored.
         """
         check_limit(limit)
-        bucket_minutes = self._jobs.bucket_minutes
-        width = timedelta(minutes=bucket_minutes)
         if cursor is not None:
             low, high, bucket, after = read_jobs_cursor(cursor)
+            bucket_minutes = self._jobs.bucket_minutes
         else:
             now = self._now()
-            low = bucket_start(now, bucket_minutes) - 2 * width if start is None else instant("start", start)
+            given_low = None if start is None else instant("start", start)
             high = now + DEFAULT_LIST_AHEAD if end is None else instant("end", end)
+            bucket_minutes = self._jobs.bucket_minutes  # read once the times are known to be good
+            low = given_low or bucket_start(now, bucket_minutes) - timedelta(minutes=2 * bucket_minutes)
             if high < low:
                 raise InvalidJob("end", f"{format_time(high)} is before start {format_time(low)}")
             bucket, after = bucket_start(low, bucket_minutes), None
+        width = timedelta(minutes=bucket_minutes)
         last_bucket = bucket_start(high, bucket_minutes)
         jobs: list[Job] = []
         series_cache: dict[str, dict[str, Any] | None] = {}
-        while bucket <= last_bucket:
+        for _ in range(MAX_PARTITIONS_A_PAGE):
             pk = partition_key(bucket, bucket_minutes)
             query: dict[str, Any] = {
                 "TableName": self._jobs.name,
@@ -76,8 +81,9 @@ class JobListing(SchedulerContext):
                 if len(jobs) >= limit:
                     return Page(jobs, jobs_cursor(low, high, bucket, after))
                 continue
+            if bucket >= last_bucket:  # (and no bucket after the last: the year 9999 ends there)
+                return Page(jobs, None)
             bucket, after = bucket + width, None
             if len(jobs) >= limit:
-                more = bucket <= last_bucket
-                return Page(jobs, jobs_cursor(low, high, bucket, None) if more else None)
-        return Page(jobs, None)
+                return Page(jobs, jobs_cursor(low, high, bucket, None))
+        return Page(jobs, jobs_cursor(low, high, bucket, after))  # the query budget is spent: the rest is paged

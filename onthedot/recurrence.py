@@ -54,7 +54,9 @@ from onthedot.keys import format_time, parse_time
 
 CRON_FIELDS = 5
 MAX_RATE = timedelta(days=3660)  # ten years: beyond it a rate is surely a typo (and datetimes would overflow)
-_RATE = re.compile(r"^\s*(\d+)\s+(minute|hour|day)s?\s*$", re.IGNORECASE)
+_RATE = re.compile(r"^\s*([0-9]+)\s+(minute|hour|day)s?\s*$", re.IGNORECASE)
+_MAX_RATE_DIGITS = 7  # MAX_RATE in minutes has 7 digits: any longer number is over it
+MAX_LIMIT = 10**9  # occurrences: more than a series firing every minute for 1,900 years
 _UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 _HASHED = re.compile(r"(?<![A-Za-z])[HR](?![A-Za-z])", re.IGNORECASE)  # croniter's H and R: not stable
 _TICK = timedelta(microseconds=1)
@@ -83,19 +85,20 @@ def parse_rate(text: str) -> Rate:
     match = _RATE.match(text) if isinstance(text, str) else None
     if match is None:
         raise InvalidJob("rate", f"{text!r} is not '<n> minutes', '<n> hours' or '<n> days' (e.g. '15 minutes')")
-    rate = Rate(int(match.group(1)), match.group(2).lower())
-    if rate.count < 1:
+    digits, unit = match.group(1).lstrip("0") or "0", match.group(2).lower()
+    count = int(digits) if len(digits) <= _MAX_RATE_DIGITS else MAX_RATE // _UNITS[unit] + 1  # no overflow
+    if count < 1:
         raise InvalidJob("rate", f"{text!r}: the number must be at least 1")
-    if rate.period > MAX_RATE:
+    if count * _UNITS[unit] > MAX_RATE:
         raise InvalidJob("rate", f"{text!r} is longer than {MAX_RATE.days} days")
-    return rate
+    return Rate(count, unit)
 
 
 def zone(name: str) -> ZoneInfo:
     """The IANA time zone ``name``; raises InvalidJob("tz", ...)."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: a name too long for a file
         raise InvalidJob("tz", f"{name!r} is not an IANA time zone name (e.g. 'Europe/Berlin', 'UTC')") from None
 
 
@@ -147,16 +150,16 @@ class Rule:
                     "ends_at", f"{format_time(self.ends_at)} is before starts_at {format_time(self.starts_at)}"
                 )
         if self.limit is not None and (
-            isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1
+            isinstance(self.limit, bool) or not isinstance(self.limit, int) or not 1 <= self.limit <= MAX_LIMIT
         ):
-            raise InvalidJob("limit", f"must be a whole number of at least 1, got {self.limit!r}")
+            raise InvalidJob("limit", f"must be a whole number from 1 to {MAX_LIMIT:,}, got {self.limit!r}")
 
     # -- occurrences --------------------------------------------------------------------------------------------
 
     def first(self, now: datetime) -> datetime | None:
         """The first occurrence at or after both ``starts_at`` and ``now`` (aware, UTC); None if there is none."""
         threshold = max(self.starts_at, _aware("now", now))
-        return self._bounded(next(self._after(threshold - _TICK), None))
+        return self._bounded(_first_of(self._after(threshold - _TICK)))
 
     def next_after(self, previous_due: datetime, fired: int) -> datetime | None:
         """The occurrence after ``previous_due`` (aware, UTC), or None when the series is over.
@@ -167,7 +170,7 @@ class Rule:
         if self.limit is not None and fired >= self.limit:
             return None
         previous = _aware("previous_due", previous_due)
-        return self._bounded(next(self._after(max(previous, self.starts_at - _TICK)), None))
+        return self._bounded(_first_of(self._after(max(previous, self.starts_at - _TICK))))
 
     def occurrences(self, now: datetime) -> Iterator[datetime]:
         """Every occurrence from ``first(now)`` on, as the series would fire them (``limit`` and ``ends_at`` apply)."""
@@ -268,6 +271,14 @@ class Rule:
         """``cron 0 9 * * * in Europe/Berlin`` / ``every 15 minutes in UTC``, for humans."""
         what = f"cron {self.cron}" if self.cron is not None else f"every {self.rate}"
         return f"{what} in {self.tz}"
+
+
+def _first_of(occurrences: Iterator[datetime]) -> datetime | None:
+    """The first occurrence; None when there is none, also when it would fall after the year 9999."""
+    try:
+        return next(occurrences, None)
+    except OverflowError:
+        return None
 
 
 def _instant(wall: datetime, tz: ZoneInfo) -> datetime:

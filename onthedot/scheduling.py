@@ -6,7 +6,7 @@ with an idempotency key is written in one transaction with its key record (``ont
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +18,7 @@ from onthedot.context import SchedulerContext
 from onthedot.errors import InvalidJob, JobNotFound, ScheduleIncomplete
 from onthedot.items import dump_key, job_from_item, load
 from onthedot.jobs import CREATED_AT, DETAIL, DETAIL_TYPE, IDEMPOTENCY_KEY, JOB_ID, PK, SERIES, SK
-from onthedot.keys import due_of, format_time, job_key, with_due
+from onthedot.keys import due_of, format_time, job_key, partition_key, sort_key, with_due
 from onthedot.models import Job, JobRequest
 from onthedot.table import condition_failed, error_code
 from onthedot.validation import check_content, check_key, due_time, new_id
@@ -41,18 +41,19 @@ def prepare(
     delay: Any,
     key: Any,
     now: datetime,
-    bucket_minutes: int,
+    bucket_minutes: Callable[[], int],
     prefix: str = "",
 ) -> Prepared:
-    """Validate one job and build its item; InvalidJob names the field (with ``prefix``)."""
+    """Validate one job and build its item; InvalidJob names the field (with ``prefix``). The table's bucket width
+    (``bucket_minutes()``) is asked for only once the input is known to be good."""
     due = due_time(prefix, at, delay, now)
     job_id = new_id(due, prefix + ("at" if at is not None else "delay"))
-    pk, sk = job_key(job_id, bucket_minutes)
+    sk = sort_key(due, job_id)
     stored_detail = check_content(prefix, detail_type, detail, sk)
     if key is not None:
         check_key(prefix + "key", key)
     item: dict[str, Any] = {
-        PK: pk,
+        PK: partition_key(due, bucket_minutes()),
         SK: sk,
         DETAIL: stored_detail,
         DETAIL_TYPE: detail_type,
@@ -83,7 +84,7 @@ class OneOffJobs(SchedulerContext):
         detail_type and detail.
         """
         prepared = prepare(
-            detail_type, detail, at=at, delay=delay, key=key, now=self._now(), bucket_minutes=self._jobs.bucket_minutes
+            detail_type, detail, at=at, delay=delay, key=key, now=self._now(), bucket_minutes=self._bucket_minutes
         )
         if prepared.key is not None:
             return self._put_with_key(prepared)
@@ -99,6 +100,8 @@ class OneOffJobs(SchedulerContext):
         """
         now = self._now()
         prepared: list[Prepared] = []
+        if not isinstance(requests, Iterable) or isinstance(requests, (str, bytes, Mapping)):
+            raise InvalidJob("requests", f"must be an iterable of JobRequest, got {type(requests).__name__}")
         for index, request in enumerate(requests):
             field = f"requests[{index}]"
             if not isinstance(request, JobRequest):
@@ -111,7 +114,7 @@ class OneOffJobs(SchedulerContext):
                     delay=request.delay,
                     key=request.key,
                     now=now,
-                    bucket_minutes=self._jobs.bucket_minutes,
+                    bucket_minutes=self._bucket_minutes,
                     prefix=field + ".",
                 )
             )
@@ -127,6 +130,9 @@ class OneOffJobs(SchedulerContext):
         for p in keyed:
             results[id(p)] = self._put_with_key(p)
         return [results[id(p)] for p in prepared]
+
+    def _bucket_minutes(self) -> int:
+        return self._jobs.bucket_minutes
 
     def get(self, job_id: str) -> Job:
         """The pending job; raises JobNotFound."""
@@ -166,8 +172,8 @@ class OneOffJobs(SchedulerContext):
         A new due time in the past means now. The old id stops working. An idempotency key that pointed to the
         job is moved to the new id in the same transaction. Occurrences of a series are refused (InvalidJob).
         """
-        pk, sk = self._jobs.job_key(job_id)
         due = due_time("", at, delay, self._now())
+        pk, sk = self._jobs.job_key(job_id)
         item = self._jobs.get(pk, sk)
         if item is None:
             raise JobNotFound(_gone(job_id))

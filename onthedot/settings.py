@@ -7,17 +7,34 @@ these two functions, so AWS and the local cloud are configured the same way.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from onthedot import lateness, metrics
+
 DEFINITION_PATH = Path(__file__).resolve().parent.parent / "statemachine" / "dispatcher.asl.json"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-METRICS_NAMESPACE = "onthedot"  # the functions' (Powertools) and the dispatcher's own metrics
+# The dispatcher's execution log (for Express, the console's execution history). ALL logs every state of every
+# tick: with precision 'second' that is tens of dollars a month of CloudWatch Logs (benchmarks/cost_model.py).
+EXECUTION_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+PRECISIONS = ("second", "minute")
+# A run with second precision looks ahead until the next run starts, plus this much: the next rule firing may
+# come a little late, and the overlap keeps the windows of consecutive runs seamless.
+WINDOW_SLACK_SECONDS = 10
+EXPRESS_LIMIT_SECONDS = 300  # an Express execution's longest life
+# What a run with second precision keeps clear of that limit: its last tick, and a catch-up before it.
+RUN_TAIL_SECONDS = 60
+# Each tick of a run also reads the last two seconds before it: a job scheduled "now" is written a moment after
+# its due time, perhaps just after the tick that covered that time had read the table.
+LATE_WRITE_GRACE_MS = 2000
+METRICS_NAMESPACE = metrics.NAMESPACE  # the functions' (Powertools) and the dispatcher's own metrics
 _EVENT_SOURCE = re.compile(r"^[A-Za-z0-9._\-/]{1,256}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class SettingsError(ValueError):
@@ -38,6 +55,17 @@ class Settings:
     maxAttempts: int = 5
     eventSource: str = "onthedot"
     logLevel: str = "INFO"
+    precision: str = "second"
+    executionLogLevel: str = "ERROR"
+    # Deployment (infra/): optional parts, and the alarms' thresholds (infra/monitoring.py).
+    debugWorker: bool = False
+    exampleWorker: bool = False
+    monitoring: bool = True
+    alarmEmail: str = ""
+    alarmBacklogSeconds: int = 900
+    alarmLatenessSeconds: int = 120
+    alarmDeadLetters: int = 1
+    alarmFailedRuns: int = 1
 
     # (minimum, maximum) for each integer knob, with why where it is not obvious.
     RANGES = {
@@ -53,6 +81,12 @@ class Settings:
         "catchUpBuckets": (2, 288),
         # Runs that may fail to publish a job before it goes to the dead letter.
         "maxAttempts": (1, 100),
+        # Alarm thresholds: the oldest bucket still to drain; p99 lateness; dead-lettered jobs and failed or
+        # timed-out runs within 5 minutes.
+        "alarmBacklogSeconds": (60, 86400),
+        "alarmLatenessSeconds": (1, 3600),
+        "alarmDeadLetters": (1, 1_000_000),
+        "alarmFailedRuns": (1, 1000),
     }
 
     def __post_init__(self) -> None:
@@ -76,8 +110,26 @@ class Settings:
                 f"context 'eventSource' must be 1-256 characters of letters, digits, . _ - / "
                 f"and must not start with 'aws.', got {self.eventSource!r}"
             )
+        if self.precision not in PRECISIONS:
+            raise SettingsError(f"context 'precision' must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.precision == "second" and look_ahead_ms(self) / 1000 + RUN_TAIL_SECONDS > EXPRESS_LIMIT_SECONDS:
+            raise SettingsError(
+                f"context 'scheduleMinutes' ({self.scheduleMinutes}) is too long for precision 'second': a run waits "
+                f"for its jobs until the next run starts, and must end inside Express's {EXPRESS_LIMIT_SECONDS} s; "
+                "use at most 3 minutes, or precision 'minute'"
+            )
+        if self.executionLogLevel not in EXECUTION_LOG_LEVELS:
+            raise SettingsError(
+                f"context 'executionLogLevel' must be one of {', '.join(EXECUTION_LOG_LEVELS)}, "
+                f"got {self.executionLogLevel!r}"
+            )
         if self.logLevel not in LOG_LEVELS:
             raise SettingsError(f"context 'logLevel' must be one of {', '.join(LOG_LEVELS)}, got {self.logLevel!r}")
+        for field in fields(self):
+            if field.type == "bool" and not isinstance(getattr(self, field.name), bool):
+                raise SettingsError(f"context '{field.name}' must be true or false, got {getattr(self, field.name)!r}")
+        if not isinstance(self.alarmEmail, str) or (self.alarmEmail and not _EMAIL.match(self.alarmEmail)):
+            raise SettingsError(f"context 'alarmEmail' must be an e-mail address or empty, got {self.alarmEmail!r}")
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
@@ -92,6 +144,8 @@ class Settings:
                     raw = int(raw)
                 except ValueError:
                     raise SettingsError(f"context '{field.name}' must be a whole number, got {raw!r}") from None
+            if field.type == "bool" and isinstance(raw, str):
+                raw = {"true": True, "false": False}.get(raw.lower(), raw)  # anything else is refused by name
             values[field.name] = raw
         return cls(**values)
 
@@ -100,16 +154,35 @@ class Settings:
         return [field.name for field in fields(cls)]
 
 
-def substitutions(settings: Settings, *, table_name: str, publish_function_arn: str) -> dict[str, str]:
-    """The ``${...}`` keys of ``statemachine/dispatcher.asl.json``, for AWS and the local cloud alike."""
+def look_ahead_ms(settings: Settings) -> int:
+    """How far past its start a run publishes jobs, waiting for each: until the next run starts (with slack) for
+    precision 'second'; for 'minute', only what is due at the start (the cutoff is a millisecond past it)."""
+    if settings.precision == "minute":
+        return 1
+    return (settings.scheduleMinutes * 60 + WINDOW_SLACK_SECONDS) * 1000
+
+
+def substitutions(
+    settings: Settings, *, table_name: str, publish_function_arn: str, arrivals_function_arn: str
+) -> dict[str, str]:
+    """The ``${...}`` keys of ``statemachine/dispatcher.asl.json``, for AWS and the local cloud alike.
+
+    ``arrivals_function_arn``: the arrivals (rewind) function, which a run starts sweeping the table when it finds
+    the bucket width changed."""
     return {
         "JobsTableName": table_name,
         "PublishFunctionArn": publish_function_arn,
+        "ArrivalsFunctionArn": arrivals_function_arn,
         "BucketMinutes": str(settings.bucketMinutes),
         "PageSize": str(settings.pageSize),
         "MapConcurrency": str(settings.mapConcurrency),
         "DeleteRetries": str(settings.deleteRetries),
         "CatchUpBuckets": str(settings.catchUpBuckets),
+        "LookAheadMs": str(look_ahead_ms(settings)),
+        "LateWriteGraceMs": str(LATE_WRITE_GRACE_MS),
+        "LatenessZeros": json.dumps([0] * len(lateness.EDGES_MS)),
+        "MetricsNamespace": metrics.NAMESPACE,
+        "BacklogMetricName": metrics.OLDEST_BUCKET_AGE_SECONDS,
     }
 
 
@@ -131,11 +204,14 @@ def publish_environment(
     }
 
 
-def rewind_environment(settings: Settings, table_name: str) -> dict[str, str]:
-    """Environment variables of the rewind function."""
+def rewind_environment(settings: Settings, table_name: str, dead_letter_table_name: str = "") -> dict[str, str]:
+    """Environment variables of the rewind (arrivals) function; it dead-letters jobs whose keys cannot be read
+    only once it is given the dead-letter table."""
     return {
         "JOBS_TABLE_NAME": table_name,
         "BUCKET_MINUTES": str(settings.bucketMinutes),
+        "CATCH_UP_BUCKETS": str(settings.catchUpBuckets),
+        **({"DEAD_LETTER_TABLE_NAME": dead_letter_table_name} if dead_letter_table_name else {}),
         "POWERTOOLS_SERVICE_NAME": "onthedot",
         "POWERTOOLS_LOG_LEVEL": settings.logLevel,
     }

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from onthedot.errors import BucketWidthMismatch, InvalidJob
 from onthedot.items import dump, dump_key, job_from_item, load
-from onthedot.jobs import PK, SERIES, SK
-from onthedot.keys import parse_sort_key, partition_key
+from onthedot.jobs import CURSOR_BUCKET_MINUTES, CURSOR_PK, CURSOR_SK, PK, SERIES, SK
+from onthedot.keys import DEFAULT_BUCKET_MINUTES, parse_sort_key, partition_key
 from onthedot.models import Job
-from onthedot.validation import job_key_of, series_key_of
+from onthedot.validation import is_bucket_width, job_key_of, series_key_of
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_RETRIES = 6  # rounds of UnprocessedItems retries before giving up (about 3 s of back-off in all)
@@ -83,13 +85,48 @@ class Table:
 class JobsTable(Table):
     """The jobs table, whose jobs sit in partitions of ``bucket_minutes``."""
 
-    def __init__(self, dynamodb: Any, name: str, sleep: Callable[[float], None], bucket_minutes: int) -> None:
+    def __init__(
+        self, dynamodb: Any, name: str, sleep: Callable[[float], None], bucket_minutes: int | None = None
+    ) -> None:
         super().__init__(dynamodb, name, sleep)
-        self.bucket_minutes = bucket_minutes
+        self._given_width = bucket_minutes
+        self._width: int | None = None
+
+    @property
+    def bucket_minutes(self) -> int:
+        """The width jobs are keyed with: the one the dispatcher records on its cursor item (read once), else the
+        width given, else the default. A width given that differs from the recorded one is refused
+        (``BucketWidthMismatch``): jobs keyed with it would sit where the dispatcher never looks."""
+        if self._width is None:
+            recorded = self._recorded_width()
+            if recorded is not None and self._given_width is not None and recorded != self._given_width:
+                raise BucketWidthMismatch(self._given_width, recorded, self.name)
+            self._width = recorded or self._given_width or DEFAULT_BUCKET_MINUTES
+        return self._width
+
+    def _recorded_width(self) -> int | None:
+        """The ``bucket_minutes`` on the dispatcher's cursor item; None on a table no dispatcher has run on."""
+        response = self.dynamodb.get_item(
+            TableName=self.name,
+            Key=dump_key(CURSOR_PK, CURSOR_SK),
+            ProjectionExpression="#width",
+            ExpressionAttributeNames={"#width": CURSOR_BUCKET_MINUTES},
+            ConsistentRead=True,
+        )
+        value = load(response.get("Item", {})).get(CURSOR_BUCKET_MINUTES)
+        if value is None:
+            return None
+        if not isinstance(value, Decimal) or not is_bucket_width(value):
+            raise InvalidJob(
+                "bucket_minutes",
+                f"table {self.name} records {value!r} as its bucket width, which is not a whole number of minutes "
+                "dividing 60: the dispatcher's cursor item is damaged",
+            )
+        return int(value)
 
     def job_key(self, job_id: Any) -> tuple[str, str]:
         """``(pk, sk)`` of the job with the id the caller gave (InvalidJob on ``job_id`` for any other id)."""
-        return job_key_of(job_id, self.bucket_minutes)
+        return job_key_of(job_id, lambda: self.bucket_minutes)
 
     def key_of_sort_key(self, sk: str) -> tuple[str, str]:
         """``(pk, sk)`` of the job with sort key ``sk``: its partition is its due time's bucket."""

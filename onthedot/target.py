@@ -19,6 +19,7 @@ The local cloud's names and credentials come from ``onthedot.local.names``, whic
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -27,8 +28,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from onthedot.keys import DEFAULT_BUCKET_MINUTES
+from onthedot.errors import InvalidJob
 from onthedot.local.names import CREDENTIALS, REGION, Names
+from onthedot.validation import is_bucket_width
 
 LOCAL_HOST = "127.0.0.1"
 DEFAULT_LOCAL_PORT = 4566
@@ -41,6 +43,7 @@ DEAD_LETTER_OUTPUT = "DeadLetterTableName"
 
 
 _NAMES = Names()
+_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}|arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:[0-9]{12}:stack/.+")
 
 
 class TargetError(Exception):
@@ -72,7 +75,7 @@ class Target:
     endpoint: str | None = None
     region: str | None = None
     credentials: Mapping[str, str] = field(default_factory=dict)
-    bucket_minutes: int = DEFAULT_BUCKET_MINUTES
+    bucket_minutes: int | None = None  # given (a flag, a stack output): checked against the table's; else read
     # None: the local cloud's when ``table`` is the local cloud's jobs table, else unknown (dlq commands refuse)
     dead_letter_table: str | None = None
 
@@ -81,18 +84,22 @@ class Target:
             object.__setattr__(self, "dead_letter_table", LOCAL.dead_letter_table)
 
     def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` here; TargetError when boto3 refuses the endpoint it was given."""
         local = self.endpoint is not None
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=self.region,
-            config=Config(
-                # A local endpoint either answers at once or is not there: fail fast instead of retrying.
-                connect_timeout=2 if local else 10,
-                retries={"mode": "standard", "max_attempts": 2 if local else 5},
-            ),
-            **self.credentials,
-        )
+        try:
+            return boto3.client(
+                service,
+                endpoint_url=self.endpoint,
+                region_name=self.region,
+                config=Config(
+                    # A local endpoint either answers at once or is not there: fail fast instead of retrying.
+                    connect_timeout=2 if local else 10,
+                    retries={"mode": "standard", "max_attempts": 2 if local else 5},
+                ),
+                **self.credentials,
+            )
+        except ValueError as error:  # "Invalid endpoint: ...", as from AWS_ENDPOINT_URL=localhost:4566
+            raise TargetError(f"{error} (an endpoint is a URL such as http://127.0.0.1:4566)") from None
 
 
 def resolve(
@@ -113,21 +120,24 @@ def resolve(
             table,
             bus,
             f"table {table}",
-            bucket_minutes=bucket_minutes or DEFAULT_BUCKET_MINUTES,
+            bucket_minutes=bucket_minutes,
             dead_letter_table=dead_letter_table,
         )
     if stack is not None:
+        if not _STACK_NAME.fullmatch(stack):
+            raise InvalidJob(
+                "stack", f"{stack!r} is not a CloudFormation stack name (a letter, then letters, digits, -)"
+            )
         found = _from_stack(stack, bucket_minutes, cloudformation or boto3.client("cloudformation"))
         return found if dead_letter_table is None else replace(found, dead_letter_table=dead_letter_table)
-    minutes = bucket_minutes or DEFAULT_BUCKET_MINUTES
-    dead_letters = dead_letter_table or LOCAL.dead_letter_table
+    dead_letters = LOCAL.dead_letter_table if dead_letter_table is None else dead_letter_table
     if port is None and environ.get("AWS_ENDPOINT_URL"):
         endpoint = environ["AWS_ENDPOINT_URL"]
         return Target(
             LOCAL.table,
             LOCAL.bus,
             f"table {LOCAL.table} on {endpoint}",
-            bucket_minutes=minutes,
+            bucket_minutes=bucket_minutes,
             dead_letter_table=dead_letters,
         )
     if port is None:
@@ -144,7 +154,7 @@ def resolve(
         endpoint=endpoint,
         region=LOCAL.region,
         credentials={"aws_access_key_id": LOCAL.access_key_id, "aws_secret_access_key": LOCAL.secret_access_key},
-        bucket_minutes=minutes,
+        bucket_minutes=bucket_minutes,
         dead_letter_table=dead_letters,
     )
 
@@ -178,8 +188,11 @@ def _from_stack(stack: str, bucket_minutes: int | None, cloudformation: Any) -> 
     outputs = {output["OutputKey"]: output["OutputValue"] for output in described[0].get("Outputs", [])}
     if TABLE_OUTPUT not in outputs:
         raise TargetError(f"stack {stack!r} has no output {TABLE_OUTPUT!r}; is it an onthedot stack?")
-    if bucket_minutes is None:
-        bucket_minutes = int(outputs.get(BUCKET_MINUTES_OUTPUT, DEFAULT_BUCKET_MINUTES))
+    if bucket_minutes is None and BUCKET_MINUTES_OUTPUT in outputs:
+        text = outputs[BUCKET_MINUTES_OUTPUT]
+        if not text.isdigit() or not is_bucket_width(int(text)):
+            raise TargetError(f"stack {stack!r} has {BUCKET_MINUTES_OUTPUT} {text!r}, which is not a bucket width")
+        bucket_minutes = int(text)
     return Target(
         outputs[TABLE_OUTPUT],
         outputs.get(BUS_OUTPUT),

@@ -7,8 +7,8 @@ can be published.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,19 +19,21 @@ from onthedot.jobs import (
     DETAIL,
     DETAIL_TYPE,
     KEY_PK_PREFIX,
-    MAX_DETAIL_TYPE_LENGTH,
     SERIES_PK_PREFIX,
     SERIES_SK,
     SK,
     PoisonJob,
+    check_detail,
+    check_detail_type,
     event_entry,
 )
-from onthedot.keys import KeyFormatError, job_key, new_job_id
+from onthedot.keys import KeyFormatError, due_of, new_job_id, partition_key, sort_key
 
 MAX_KEY_LENGTH = 512
 MAX_KEY_BYTES = 2048 - len(KEY_PK_PREFIX)  # DynamoDB's limit on a partition key value
-MAX_DEPTH = 32  # DynamoDB nests documents at most 32 levels deep
 MAX_PAGE = 1000
+_TABLE_NAME = re.compile(r"(?:arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/)?[A-Za-z0-9_.-]{3,255}")
+_BUCKET_WIDTHS = frozenset(minutes for minutes in range(1, 61) if 60 % minutes == 0)
 VALIDATION_SOURCE = "onthedot"  # the event size is checked with the default eventSource
 
 
@@ -49,7 +51,10 @@ def instant(field: str, value: Any) -> datetime:
         raise InvalidJob(field, f"must be an aware datetime or an ISO 8601 string, got {type(value).__name__}")
     if value.utcoffset() is None:
         raise InvalidJob(field, f"{value.isoformat()} has no time zone: add an offset such as Z or +02:00")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in the year 0 in UTC, 9999-12-31T23:59-01:00 in 10000
+        raise InvalidJob(field, f"{value.isoformat()} is outside the years 1 to 9999 in UTC") from None
 
 
 def due_time(prefix: str, at: Any, delay: Any, now: datetime) -> datetime:
@@ -88,27 +93,55 @@ def new_id(due: datetime, field: str) -> str:
         raise InvalidJob(field, str(error)) from None
 
 
-def job_key_of(job_id: Any, bucket_minutes: int) -> tuple[str, str]:
-    """``(pk, sk)`` of the job with the id the caller gave."""
+def job_key_of(job_id: Any, bucket_minutes: Callable[[], int]) -> tuple[str, str]:
+    """``(pk, sk)`` of the job with the id the caller gave; ``bucket_minutes`` is asked once the id is checked."""
+    due = job_due(job_id)
+    return partition_key(due, bucket_minutes()), sort_key(due, job_id)
+
+
+def job_due(job_id: Any) -> datetime:
+    """The due time the job id the caller gave carries."""
     if not isinstance(job_id, str):
         raise InvalidJob("job_id", f"must be a string, got {type(job_id).__name__}")
     try:
-        return job_key(job_id, bucket_minutes)
+        return due_of(job_id)
     except KeyFormatError as error:
         raise InvalidJob("job_id", str(error)) from None
+    except OverflowError:  # a UUIDv7 timestamp reaches the year 10889
+        raise InvalidJob("job_id", f"{job_id!r} carries a due time after the year 9999") from None
 
 
 def series_key_of(series_id: Any) -> tuple[str, str]:
     """``(pk, sk)`` of the series with the id the caller gave."""
-    if not isinstance(series_id, str) or not series_id:
-        raise InvalidJob("series_id", "must be a non-empty string")
+    if not isinstance(series_id, str) or not series_id or len(series_id) > MAX_KEY_LENGTH:
+        raise InvalidJob("series_id", f"must be a string of 1 to {MAX_KEY_LENGTH} characters")
     return SERIES_PK_PREFIX + series_id, SERIES_SK
 
 
 def check_key(field: str, key: Any) -> None:
     """An idempotency key: a string DynamoDB can hold in a partition key."""
-    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH or len(key.encode()) > MAX_KEY_BYTES:
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH:
         raise InvalidJob(field, f"must be a string of 1 to {MAX_KEY_LENGTH} characters")
+    if key.isspace() or not key.isprintable():
+        raise InvalidJob(field, f"must be printable text, not blank, got {key!r}")
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise InvalidJob(field, f"must be at most {MAX_KEY_BYTES} bytes in UTF-8")
+
+
+def check_table_name(field: str, name: Any) -> None:
+    """A DynamoDB table name (3-255 of a-z, A-Z, 0-9, ``_``, ``-``, ``.``) or a table's ARN."""
+    if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+        raise InvalidJob(field, f"must be a DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .) or ARN, got {name!r}")
+
+
+def is_bucket_width(minutes: Any) -> bool:
+    """A bucket width: a whole number of minutes that divides an hour."""
+    return not isinstance(minutes, bool) and isinstance(minutes, (int, Decimal)) and minutes in _BUCKET_WIDTHS
+
+
+def check_bucket_minutes(minutes: Any) -> None:
+    if not is_bucket_width(minutes):
+        raise InvalidJob("bucket_minutes", f"must be a whole number of minutes that divides 60, got {minutes!r}")
 
 
 def check_limit(limit: Any) -> None:
@@ -121,47 +154,37 @@ def check_limit(limit: Any) -> None:
 
 
 def check_content(prefix: str, detail_type: Any, detail: Any, sk: str) -> dict[str, Any]:
-    """The detail as it is stored (numbers as Decimal), after the checks the publish function makes."""
-    if not isinstance(detail_type, str) or not 0 < len(detail_type) <= MAX_DETAIL_TYPE_LENGTH:
-        raise InvalidJob(prefix + "detail_type", f"must be a string of 1 to {MAX_DETAIL_TYPE_LENGTH} characters")
-    if not isinstance(detail, Mapping):
-        raise InvalidJob(prefix + "detail", f"must be a JSON object (a mapping), got {type(detail).__name__}")
+    """The detail as it is stored (numbers as Decimal), after the checks the publish function makes: its rules
+    (``onthedot.jobs``, used by ``event_entry``) are the one definition of what can be published."""
     try:
-        stored = _stored(detail, "detail", 1)
+        check_detail_type(detail_type)
+        check_detail(detail)  # also bounds the depth before anything else walks the detail
+        stored = _stored(detail, "detail")
         dump_value(stored)
         event_entry({SK: sk, DETAIL_TYPE: detail_type, DETAIL: stored}, source=VALIDATION_SOURCE, bus_name="")
+    except PoisonJob as error:
+        raise InvalidJob(prefix + error.field, error.reason) from None
     except ArithmeticError:  # decimal's traps: too many digits, or a magnitude DynamoDB cannot store
         raise InvalidJob(
             prefix + "detail", "holds a number DynamoDB cannot store (38 significant digits, 1E-130 to 1E+125)"
         ) from None
-    except (PoisonJob, TypeError, ValueError) as error:
+    except (TypeError, ValueError) as error:
         raise InvalidJob(prefix + "detail", str(error)) from None
     return stored
 
 
-def _stored(value: Any, where: str, depth: int) -> Any:
+def _stored(value: Any, where: str) -> Any:
     """A JSON value as DynamoDB stores it: numbers become Decimal (floats through their shortest repr)."""
-    if depth > MAX_DEPTH:
-        raise ValueError(f"{where} is nested deeper than the {MAX_DEPTH} levels DynamoDB stores")
     if value is None or isinstance(value, (str, bool)):
         return value
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{where} is {value}, which JSON cannot hold")
         return Decimal(str(value))
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{where} is {value}, which JSON cannot hold")
         return value
     if isinstance(value, Mapping):
-        result = {}
-        for name, item in value.items():
-            if not isinstance(name, str):
-                raise ValueError(f"{where} has the key {name!r}: JSON object keys are strings")
-            result[name] = _stored(item, f"{where}.{name}", depth + 1)
-        return result
+        return {name: _stored(item, f"{where}.{name}") for name, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_stored(item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value)]
+        return [_stored(item, f"{where}[{index}]") for index, item in enumerate(value)]
     raise ValueError(f"{where} is a {type(value).__name__}, which is not a JSON value")

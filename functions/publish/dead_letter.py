@@ -28,20 +28,32 @@ class DeadLetters:
     max_attempts: int
     now: Callable[[], datetime]
 
-    def count_failure(self, item: Mapping[str, Any], error: str) -> int:
-        """Record a failed attempt on the job; the attempts so far (0 when the job is gone meanwhile)."""
+    def count_failure(self, item: Mapping[str, Any], error: str, run: str | None = None) -> int:
+        """Record a failed attempt on the job; the attempts so far (0 when the job is gone meanwhile).
+
+        A run tries a job again on each tick that reads it; ``run`` (the run's time) makes that count once a run,
+        so that ``max_attempts`` stays a number of runs."""
+        names = {"#attempts": jobs.ATTEMPTS, "#error": jobs.LAST_ERROR, "#pk": jobs.PK}
+        values: dict[str, Any] = {":one": 1, ":error": error}
+        update, condition = "ADD #attempts :one SET #error = :error", "attribute_exists(#pk)"
+        if run:
+            names["#run"], values[":run"] = jobs.LAST_FAILED_RUN, run
+            update += ", #run = :run"
+            condition += " AND (attribute_not_exists(#run) OR #run <> :run)"
         try:
             response = self.jobs_table.update_item(
                 Key={jobs.PK: item[jobs.PK], jobs.SK: item[jobs.SK]},
-                UpdateExpression="ADD #attempts :one SET #error = :error",
-                ConditionExpression="attribute_exists(#pk)",
-                ExpressionAttributeNames={"#attempts": jobs.ATTEMPTS, "#error": jobs.LAST_ERROR, "#pk": jobs.PK},
-                ExpressionAttributeValues={":one": 1, ":error": error},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
                 ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as failure:
             if failure.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return 0
+                old = failure.response.get("Item") or {}  # absent: the job is gone; present: counted this run
+                return int(old.get(jobs.ATTEMPTS, {}).get("N", 0)) if old else 0
             raise
         return int(response["Attributes"][jobs.ATTEMPTS])
 

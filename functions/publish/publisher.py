@@ -15,8 +15,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,8 +25,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.publish.dead_letter import POISON, DeadLetters
 from functions.publish.observability import logger
 from functions.publish.series import Advance, resolve_occurrences, series_key
+from onthedot import lateness
 from onthedot.jobs import ATTEMPTS, PK, SERIES_PK_PREFIX, SK, PoisonJob, entry_size, event_entry
-from onthedot.keys import DEFAULT_BUCKET_MINUTES
+from onthedot.keys import DEFAULT_BUCKET_MINUTES, parse_sort_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource
@@ -35,6 +37,11 @@ MAX_KEYS_PER_READ = 100  # BatchGetItem's limit
 MAX_ENTRIES_PER_PUT = 10  # PutEvents' limits: entries, and the sum of their sizes
 MAX_BYTES_PER_PUT = 256 * 1024
 READ_RETRIES = 5  # extra BatchGetItem calls for keys that came back unprocessed
+PARALLEL_PUTS = 10  # PutEvents requests in flight at once: a page of 1,000 jobs is 100 requests
+# The dispatcher wakes in whole seconds and reads the jobs due until the end of that second: the function holds
+# each until its due time. A job due later than this (a clock far off, a hand-made page) is left for a later tick.
+HOLD_SECONDS = 2.0
+REQUEST_FAILED = "PutEvents failed: "
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 2.0
 # Errors are cut to this length in the response (logs keep them whole): with 1,000 keys of ~60 characters
@@ -67,9 +74,11 @@ class PageResult:
     dead: list[str] = field(default_factory=list)
     """Sent to the dead letter (a poison job, or its last attempt failed): the dispatcher deletes these too."""
     missing: int = 0
+    not_due: int = 0
+    """Read but not yet due (beyond ``HOLD_SECONDS``): left in the table, neither published nor failed."""
     dead_letter_size: int | None = None
-    max_lateness_seconds: float | None = None
-    """Seconds from due time to EventBridge's acceptance, the largest of the page; None if none published."""
+    lateness_ms: list[float] = field(default_factory=list)
+    """Milliseconds from each published job's due time to EventBridge's acceptance of its event."""
 
     def as_dict(self) -> dict[str, Any]:
         """The Lambda's response to the dispatcher: plain JSON."""
@@ -79,6 +88,9 @@ class PageResult:
             "failed": [failure.as_dict() for failure in self.failed],
             "dead": list(self.dead),
             "missing": self.missing,
+            "notDue": self.not_due,
+            "lateness": lateness.histogram(self.lateness_ms),
+            "latenessMaxMs": round(max(self.lateness_ms, default=0)),
         }
 
 
@@ -89,15 +101,18 @@ class _Pending:
     due: datetime
 
 
-def parse_event(event: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """``(pk, sks)`` from the dispatcher's ``{"pk": "j#...", "sks": ["<due>#<job id>", ...]}``."""
+def parse_event(event: Mapping[str, Any]) -> tuple[str, list[str], str | None]:
+    """``(pk, sks, run)`` from the dispatcher's ``{"pk": "j#...", "sks": ["<due>#<job id>", ...], "run": "<time>"}``."""
     pk = event.get("pk") if isinstance(event, Mapping) else None
     sks = event.get("sks") if isinstance(event, Mapping) else None
+    run = event.get("run") if isinstance(event, Mapping) else None
     if not isinstance(pk, str) or not pk:
         raise ValueError("event must carry 'pk', a non-empty string")
     if not isinstance(sks, list) or not all(isinstance(sk, str) and sk for sk in sks):
         raise ValueError("event must carry 'sks', a list of non-empty strings")
-    return pk, sks
+    if run is not None and not isinstance(run, str):
+        raise ValueError("event's 'run', when given, must be a string (the run's time)")
+    return pk, sks, run
 
 
 def publish_page(
@@ -112,6 +127,7 @@ def publish_page(
     retries: int,
     bucket_minutes: int = DEFAULT_BUCKET_MINUTES,
     dead_letters: DeadLetters | None = None,
+    run: str | None = None,
     read_retries: int = READ_RETRIES,
     sleep: Sleep = time.sleep,
     now: Clock | None = None,
@@ -125,10 +141,9 @@ def publish_page(
     """
     clock = now or _utc_now
     order = {sk: index for index, sk in enumerate(dict.fromkeys(sks))}
-    items, failed = read_items(
-        pk, list(order), dynamodb=dynamodb, table_name=table_name, retries=read_retries, sleep=sleep
-    )
-    result = PageResult(failed=failed, missing=len(order) - len(items) - len(failed))
+    result = PageResult()
+    items: dict[str, dict[str, Any]] = {}
+    advances: dict[str, Advance] = {}
 
     def read_series(ids: set[str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         found, unread = read_keys(
@@ -141,23 +156,31 @@ def publish_page(
         by_id = {str(item[PK]).removeprefix(SERIES_PK_PREFIX): item for item in found}
         return by_id, {str(key[PK]).removeprefix(SERIES_PK_PREFIX): error for key, error in unread}
 
-    advances, unpublishable = resolve_occurrences(items, read_series, bucket_minutes)
-    result.failed.extend(Failure(sk, error) for sk, error in unpublishable.items())
+    # Each job is read only once it is due, so that a job cancelled while the function waits for it stays cancelled.
+    for due_now in due_rounds(order, result, clock=clock, sleep=sleep):
+        found, failed = read_items(
+            pk, due_now, dynamodb=dynamodb, table_name=table_name, retries=read_retries, sleep=sleep
+        )
+        result.failed.extend(failed)
+        result.missing += len(due_now) - len(found) - len(failed)
+        found_advances, unpublishable = resolve_occurrences(found, read_series, bucket_minutes)
+        result.failed.extend(Failure(sk, error) for sk, error in unpublishable.items())
+        pending: list[_Pending] = []
+        for sk in due_now:
+            if sk not in found or sk in unpublishable:
+                continue
+            try:
+                entry, due = event_entry(found[sk], source=source, bus_name=bus_name)
+            except PoisonJob as error:
+                result.failed.append(Failure(sk, f"{POISON}{error}"))
+                continue
+            pending.append(_Pending(sk, entry, due))
+        put_entries(pending, result, events_client=events_client, retries=retries, sleep=sleep, now=clock)
+        items.update(found)
+        advances.update(found_advances)
 
-    pending: list[_Pending] = []
-    for sk in order:
-        if sk not in items or sk in unpublishable:
-            continue
-        try:
-            entry, due = event_entry(items[sk], source=source, bus_name=bus_name)
-        except PoisonJob as error:
-            result.failed.append(Failure(sk, f"{POISON}{error}"))
-            continue
-        pending.append(_Pending(sk, entry, due))
-
-    put_entries(pending, result, events_client=events_client, retries=retries, sleep=sleep, now=clock)
     if dead_letters is not None:
-        settle_failures(result, items, dead_letters)
+        settle_failures(result, items, dead_letters, run)
     result.advance = [advances[sk] for sk in result.published if sk in advances]
     result.published = [sk for sk in result.published if sk not in advances]
     result.published.sort(key=order.__getitem__)
@@ -175,7 +198,8 @@ def publish_page(
         failed=len(result.failed),
         dead_lettered=len(result.dead),
         missing=result.missing,
-        max_lateness_seconds=result.max_lateness_seconds,
+        not_due=result.not_due,
+        max_lateness_ms=round(max(result.lateness_ms, default=0)),
     )
     return result
 
@@ -237,7 +261,9 @@ def read_keys(
     return found, unread
 
 
-def settle_failures(result: PageResult, items: Mapping[str, dict[str, Any]], dead_letters: DeadLetters) -> None:
+def settle_failures(
+    result: PageResult, items: Mapping[str, dict[str, Any]], dead_letters: DeadLetters, run: str | None = None
+) -> None:
     """Count a failed attempt on every job that failed; send poison jobs, and jobs out of attempts, to the
     dead letter. Jobs that could not be read stay failed without counting: nothing is known of them."""
     still_failed: list[Failure] = []
@@ -251,7 +277,7 @@ def settle_failures(result: PageResult, items: Mapping[str, dict[str, Any]], dea
             if failure.error.startswith(POISON):
                 attempts, reason = int(item.get(ATTEMPTS, 0)), failure.error
             else:
-                attempts = dead_letters.count_failure(item, failure.error)
+                attempts = dead_letters.count_failure(item, failure.error, run)
                 if attempts == 0:  # deleted meanwhile
                     result.missing += 1
                     continue
@@ -270,6 +296,33 @@ def settle_failures(result: PageResult, items: Mapping[str, dict[str, Any]], dea
         result.dead_letter_size = dead_letters.grow(buried)
 
 
+def due_rounds(order: Mapping[str, int], result: PageResult, *, clock: Clock, sleep: Sleep) -> Iterator[list[str]]:
+    """The sort keys in rounds, each as soon as its jobs are due and never before: the dispatcher wakes in whole
+    seconds and hands over the jobs due until the end of that second, so this waits out the fraction. A job due
+    beyond ``HOLD_SECONDS`` is left for a later tick (``not_due``); a sort key without a readable due time is due
+    now (reading it finds it poison)."""
+    horizon = clock() + timedelta(seconds=HOLD_SECONDS)
+    waiting: dict[str, datetime] = {}
+    for sk in order:
+        try:
+            due = parse_sort_key(sk)[0]
+        except ValueError:
+            due = datetime.min.replace(tzinfo=UTC)
+        if due > horizon:
+            result.not_due += 1
+        else:
+            waiting[sk] = due
+    while waiting:
+        moment = clock()
+        ready = [sk for sk, due in waiting.items() if due <= moment]
+        if not ready:
+            sleep((min(waiting.values()) - moment).total_seconds())
+            continue
+        for sk in ready:
+            del waiting[sk]
+        yield ready
+
+
 def put_entries(
     pending: Sequence[_Pending],
     result: PageResult,
@@ -279,43 +332,71 @@ def put_entries(
     sleep: Sleep,
     now: Clock,
 ) -> None:
-    """PutEvents in requests of at most 10 entries and 256 KB; rejected entries are sent again, up to
-    ``retries`` more rounds. Accepted sort keys go to ``result.published``, the rest to ``result.failed``.
-    """
-    attempt = 0
-    while pending:
-        rejected: list[tuple[_Pending, str]] = []
-        for batch in batches(pending):
-            try:
-                entries: list[Any] = [job.entry for job in batch]
-                response = events_client.put_events(Entries=entries)
-            except (BotoCoreError, ClientError) as error:
-                error_text = f"PutEvents failed: {describe(error)}"
-                result.failed.extend(Failure(job.sk, error_text) for job in batch)
-                continue
-            accepted_at = now()
-            outcomes = response.get("Entries", [])
-            if len(outcomes) != len(batch):
-                error_text = f"PutEvents answered {len(outcomes)} results for {len(batch)} entries"
-                result.failed.extend(Failure(job.sk, error_text) for job in batch)
-                continue
-            for job, outcome in zip(batch, outcomes, strict=True):
-                if outcome.get("ErrorCode"):
-                    rejected.append((job, f"{outcome['ErrorCode']}: {outcome.get('ErrorMessage', '')}"))
-                    continue
+    """PutEvents in requests of at most 10 entries and 256 KB, ``PARALLEL_PUTS`` at a time; rejected entries are
+    sent again, up to ``retries`` more rounds. Accepted sort keys go to ``result.published``, the rest to
+    ``result.failed``."""
+    with ThreadPoolExecutor(max_workers=PARALLEL_PUTS) as pool:
+        rejected = _put_all(pending, result, events_client, pool, now)
+        for attempt in range(1, retries + 1):
+            if not rejected:
+                return
+            logger.info("retrying rejected entries", rejected=len(rejected), attempt=attempt)
+            sleep(backoff(attempt))
+            rejected = _put_all([job for job, _ in rejected], result, events_client, pool, now)
+    result.failed.extend(Failure(job.sk, error) for job, error in rejected)
+
+
+def _put_all(
+    jobs: Sequence[_Pending], result: PageResult, events_client: EventBridgeClient, pool: Executor, now: Clock
+) -> list[tuple[_Pending, str]]:
+    """One round: every batch sent at once; what was accepted is recorded, what was rejected returned."""
+    rejected: list[tuple[_Pending, str]] = []
+    for outcomes in pool.map(lambda batch: _put_batch(batch, events_client, now), list(batches(jobs))):
+        for job, accepted_at, error in outcomes:
+            if accepted_at is not None:
                 result.published.append(job.sk)
-                lateness = (accepted_at - job.due).total_seconds()
-                if result.max_lateness_seconds is None or lateness > result.max_lateness_seconds:
-                    result.max_lateness_seconds = lateness
-        if not rejected:
-            return
-        if attempt >= retries:
-            result.failed.extend(Failure(job.sk, error) for job, error in rejected)
-            return
-        attempt += 1
-        logger.info("retrying rejected entries", rejected=len(rejected), attempt=attempt)
-        sleep(backoff(attempt))
-        pending = [job for job, _ in rejected]
+                result.lateness_ms.append((accepted_at - job.due) / timedelta(milliseconds=1))
+            elif error.startswith(REQUEST_FAILED):  # botocore has retried the request already
+                result.failed.append(Failure(job.sk, error))
+            else:
+                rejected.append((job, error))
+    return rejected
+
+
+def _put_batch(
+    batch: Sequence[_Pending], events_client: EventBridgeClient, now: Clock
+) -> list[tuple[_Pending, datetime | None, str]]:
+    """``(job, accepted at or None, error)`` for each job: an entry rejected (retried in rounds), or the request
+    failed as a whole (``REQUEST_FAILED``, final). A request refused as a whole for its content is split
+    in halves until the entries at fault are alone, so that one bad entry never costs the good ones."""
+    try:
+        entries: list[Any] = [job.entry for job in batch]
+        response = events_client.put_events(Entries=entries)
+    except (BotoCoreError, ClientError) as error:
+        if len(batch) > 1 and _refused_for_content(error):
+            middle = len(batch) // 2
+            return _put_batch(batch[:middle], events_client, now) + _put_batch(batch[middle:], events_client, now)
+        return [(job, None, f"{REQUEST_FAILED}{describe(error)}") for job in batch]
+    accepted_at = now()
+    outcomes = response.get("Entries", [])
+    if len(outcomes) != len(batch):
+        error_text = f"{REQUEST_FAILED}answered {len(outcomes)} results for {len(batch)} entries"
+        return [(job, None, error_text) for job in batch]
+    return [
+        (job, None, f"{outcome['ErrorCode']}: {outcome.get('ErrorMessage', '')}")
+        if outcome.get("ErrorCode")
+        else (job, accepted_at, "")
+        for job, outcome in zip(batch, outcomes, strict=True)
+    ]
+
+
+def _refused_for_content(error: BotoCoreError | ClientError) -> bool:
+    """A 4xx answer that is not throttling: the request's entries, not the service, are at fault."""
+    if not isinstance(error, ClientError):
+        return False
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    return 400 <= status < 500 and "Throttl" not in code and code != "LimitExceededException"
 
 
 def batches(pending: Sequence[_Pending]) -> Iterator[list[_Pending]]:

@@ -1,13 +1,16 @@
-"""The rewind function: a job written into a bucket the dispatcher has already drained moves its cursor back.
+"""The arrivals function (the jobs table's stream, keys only, inserts of ``j#`` items): see ``arrivals``.
 
-It reads the jobs table's stream (keys only, inserts of ``j#`` items). A due time in the past, clock skew or
-an item typed by hand in the console can put a job into a bucket older than the previous one; the dispatcher
-then drains from that bucket on its next run. The cursor only ever moves back here, and only forward in the
-dispatcher, which compares-and-sets it, so neither undoes the other.
+It grew out of the rewind function and keeps its handler path, ``functions.rewind.app.handler``.
+
+It also takes ``{"sweep": {"start": <ExclusiveStartKey or null>}}`` (the dispatcher sends it when the bucket width
+has changed): it scans the table from ``start`` and settles every job whose keys are not canonical under its
+``BUCKET_MINUTES``, as if it had just arrived. Well before its time is up it invokes itself asynchronously with
+the scan's ``LastEvaluatedKey``, so a table of any size is swept to the end.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -15,51 +18,74 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 
-from onthedot import jobs, keys
+from functions.publish.dead_letter import DeadLetters
+from functions.rewind.arrivals import Arrivals, Sweep
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise RuntimeError(f"environment variable {name} is not set (see onthedot.settings.rewind_environment)")
+    return value
+
+
+# Keys a sweep page scans: a page whose every job is re-filed or buried takes a few seconds at most.
+SWEEP_PAGE_SIZE = 100
+# Time a sweep leaves itself when it starts no more pages: more than the longest page, far inside the timeout.
+SWEEP_RESERVE_MS = 10_000
 
 logger = Logger()
-TABLE_NAME = os.environ["JOBS_TABLE_NAME"]
-BUCKET_MINUTES = int(os.environ["BUCKET_MINUTES"])
-DYNAMODB = boto3.client("dynamodb")
-
-
-def late_partition(records: list[dict[str, Any]], now: datetime, bucket_minutes: int) -> str | None:
-    """The oldest partition written to by an insert in ``records`` that lies before the previous bucket."""
-    previous = keys.partitions_to_drain(now, bucket_minutes)[0]
-    late = [
-        pk
-        for record in records
-        if record.get("eventName") == "INSERT"
-        and (pk := record.get("dynamodb", {}).get("Keys", {}).get(jobs.PK, {}).get("S", "")).startswith(keys.PK_PREFIX)
-        and pk < previous
-    ]
-    return min(late, default=None)
-
-
-def rewind(client: Any, table_name: str, partition: str) -> bool:
-    """Set the cursor to ``partition`` unless it is already there or older; True when it moved."""
-    try:
-        client.update_item(
-            TableName=table_name,
-            Key={jobs.PK: {"S": jobs.CURSOR_PK}, jobs.SK: {"S": jobs.CURSOR_SK}},
-            UpdateExpression="SET #bucket = :partition",
-            ConditionExpression="attribute_not_exists(#bucket) OR #bucket > :partition",
-            ExpressionAttributeNames={"#bucket": jobs.CURSOR_BUCKET},
-            ExpressionAttributeValues={":partition": {"S": partition}},
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+LAMBDA = boto3.client("lambda")
+DYNAMODB = boto3.resource("dynamodb")
+TABLE = DYNAMODB.Table(_required("JOBS_TABLE_NAME"))
+DEAD_LETTER_TABLE_NAME = os.environ.get("DEAD_LETTER_TABLE_NAME", "")
+ARRIVALS = Arrivals(
+    table=TABLE,
+    dead_letters=DeadLetters(
+        jobs_table=TABLE,
+        dead_letter_table=DYNAMODB.Table(DEAD_LETTER_TABLE_NAME),
+        max_attempts=0,  # arrivals bury jobs, they never count attempts
+        now=lambda: datetime.now(UTC),
+    )
+    if DEAD_LETTER_TABLE_NAME
+    else None,
+    bucket_minutes=int(_required("BUCKET_MINUTES")),
+    catch_up_buckets=int(_required("CATCH_UP_BUCKETS")),
+    now=lambda: datetime.now(UTC),
+)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    partition = late_partition(event.get("Records", []), datetime.now(UTC), BUCKET_MINUTES)
-    moved = partition is not None and rewind(DYNAMODB, TABLE_NAME, partition)
-    if moved:
-        logger.info("cursor moved back", partition=partition)
-    return {"rewound_to": partition if moved else None}
+    if "sweep" in event:
+        return sweep(event["sweep"], context)
+    outcome = ARRIVALS.receive(event.get("Records", []))
+    for reason in outcome.dead_reasons:
+        logger.warning("job dead-lettered on arrival", reason=reason)
+    if outcome.refiled or outcome.dead_lettered or outcome.rewound_to:
+        logger.info("arrivals", **outcome.as_dict())
+    return outcome.as_dict()
+
+
+def sweep(request: Any, context: LambdaContext) -> dict[str, Any]:
+    """One leg of a sweep: pages from ``request["start"]`` until done or short of time, then the next leg."""
+    start = request.get("start") if isinstance(request, dict) else None
+    if not isinstance(request, dict) or not (start is None or isinstance(start, dict)):
+        raise ValueError('a sweep event is {"sweep": {"start": <ExclusiveStartKey or null>}}')
+    swept: Sweep = ARRIVALS.sweep(
+        start,
+        out_of_time=lambda: context.get_remaining_time_in_millis() < SWEEP_RESERVE_MS,
+        page_size=SWEEP_PAGE_SIZE,
+    )
+    for reason in swept.outcome.dead_reasons:
+        logger.warning("job dead-lettered by the sweep", reason=reason)
+    if swept.next_start is not None:
+        # Last, so that a failure before it retries this leg (every step is idempotent) rather than forking.
+        LAMBDA.invoke(
+            FunctionName=context.function_name,
+            InvocationType="Event",
+            Payload=json.dumps({"sweep": {"start": swept.next_start}}),
+        )
+    logger.info("sweep", resumed=start is not None, **swept.as_dict())
+    return swept.as_dict()

@@ -1,6 +1,7 @@
 """The ``onthedot`` command line: the local cloud, jobs scheduled, inspected and cancelled, and the dead letter.
 
-Exit codes: 0 ok, 2 bad input (nothing was written), 1 failure (not found, AWS error, no target).
+Exit codes: 0 ok, 2 bad input (nothing was written), 1 failure (not found, AWS error, no target, and a reader
+that closed the pipe: that one quietly). What is printed escapes control characters: stored data is anyone's.
 Every command but ``local`` prints one JSON document on stdout with ``--json``.
 
 Here: the command line read, the table found, the command run, and what goes wrong mapped to an exit code.
@@ -11,6 +12,8 @@ The parser is in ``parser``, the option values in ``values``, the commands in ``
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -19,7 +22,7 @@ from onthedot.cli.commands import COMMANDS
 from onthedot.cli.exits import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fail
 from onthedot.cli.local import local
 from onthedot.cli.parser import build_parser
-from onthedot.cli.render import as_json
+from onthedot.cli.render import as_json, printable_lines
 from onthedot.cli.render import job_text as _job_text  # noqa: F401 - the names cli.py had, for its tests
 from onthedot.cli.render import relative as _relative  # noqa: F401
 from onthedot.cli.render import series_text as _series_text  # noqa: F401
@@ -45,15 +48,31 @@ __all__ = [
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader went away (`onthedot status | head -1`): stop quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the flush at exit does not fail again
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130  # as a shell reports a command stopped by Ctrl-C
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "local":
         return local(args)
-    if args.command == "schedule" and not (args.cron or args.rate):
-        given = [flag for flag, value in (("--tz", args.tz), ("--ends", args.ends), ("--count", args.count)) if value]
+    if args.command == "schedule" and args.cron is None and args.rate is None:
+        options = (("--tz", args.tz), ("--ends", args.ends), ("--count", args.count))
+        given = [flag for flag, value in options if value is not None]
         if given:
             verb = "applies" if len(given) == 1 else "apply"
             return fail(f"{', '.join(given)}: {verb} only to a recurring job (--cron or --rate)", EXIT_USAGE)
+    if args.command == "ui":
+        from onthedot.ui.command import ui
+
+        return ui(args)
     if args.table is not None and args.stack is not None:
         return fail("--table, --stack: give one of them, not both", EXIT_USAGE)
     return run(args)
@@ -115,5 +134,6 @@ def run(args: argparse.Namespace) -> int:
         return fail(message, EXIT_FAILURE)
     except BotoCoreError as error:  # no credentials or region, endpoint unreachable, timeouts
         return fail(str(error), EXIT_FAILURE)
-    print(as_json(document) if args.json else text)
+    print(as_json(document) if args.json else printable_lines(text))
+    sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
     return EXIT_OK

@@ -19,13 +19,13 @@ if TYPE_CHECKING:
 
 def schedule(args: argparse.Namespace, scheduler: Scheduler, _target: Target, now: datetime) -> Output:
     detail = parse_detail(args.detail)
-    if args.cron or args.rate:
+    if args.cron is not None or args.rate is not None:
         series = scheduler.schedule_recurring(
             args.detail_type,
             detail,
             cron=args.cron,
             rate=args.rate,
-            tz=args.tz or "UTC",
+            tz="UTC" if args.tz is None else args.tz,  # an empty --tz is a bad zone, not UTC
             ends_at=args.ends,
             limit=args.count,
             key=args.key,
@@ -81,6 +81,8 @@ def list_jobs(args: argparse.Namespace, scheduler: Scheduler, _target: Target, n
         cursor=args.cursor,
     )
     document = {"jobs": [job.as_dict() for job in page.jobs], "cursor": page.cursor}
+    if not page.jobs and page.cursor:  # a wide range is read a day or so at a time
+        return document, "no pending jobs in this part of the range\n" + more_hint("list", page.cursor, args.limit)
     if not page.jobs:
         if args.start is None and args.end is None and args.cursor is None:
             return document, "no pending jobs due up to a day from now (--from/--to choose another range)"

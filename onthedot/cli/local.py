@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from onthedot.cli.exits import EXIT_USAGE, fail
 from onthedot.settings import Settings, SettingsError
@@ -16,7 +17,16 @@ def local(args: argparse.Namespace) -> int:
         return fail(str(error), EXIT_USAGE)
     from onthedot.local.console import serve
 
-    return serve(port=args.port, every=args.every, demo=args.demo, exit_after=args.exit_after, settings=settings)
+    return serve(
+        port=args.port,
+        every=args.every,
+        demo=args.demo,
+        exit_after=args.exit_after,
+        settings=settings,
+        ui_port=args.ui,
+        data=Path(args.data),
+        fresh=args.fresh,
+    )
 
 
 def _settings(pairs: Sequence[str]) -> Settings:

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, TypeAlias
 
 from onthedot.cli import values
+from onthedot.ui.options import add_ui_command
 
 if TYPE_CHECKING:
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "job, and the last dispatcher runs with their counts.",
     )
     _add_dlq(commands, common)
+    add_ui_command(commands, common)  # onthedot ui: its options live with it
     return parser
 
 
@@ -50,7 +52,15 @@ def _add_local(commands: Commands) -> None:
         help="seconds between dispatcher runs (default 60, as on AWS)",
     )
     local.add_argument("--demo", action="store_true", help="schedule a few sample jobs due in the next two minutes")
+    local.add_argument("--ui", type=values.port, metavar="PORT", help="also serve the web console on 127.0.0.1:PORT")
     local.add_argument("--exit-after", type=values.positive, metavar="SECONDS", help="stop cleanly after SECONDS")
+    local.add_argument(
+        "--data",
+        default=".onthedot/local-data",
+        metavar="DIR",
+        help="folder the jobs and dead-letter tables are kept in, across restarts (default .onthedot/local-data)",
+    )
+    local.add_argument("--fresh", action="store_true", help="start with empty tables (deletes what --data holds)")
     local.add_argument(
         "-c",
         "--context",

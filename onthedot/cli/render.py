@@ -128,10 +128,11 @@ def compact(detail: Any) -> str:
 
 def pairs(rows: Sequence[tuple[str, str]]) -> str:
     width = max(len(name) for name, _ in rows) + 2
-    return "\n".join(f"{name:<{width}}{value}" for name, value in rows)
+    return "\n".join(f"{name:<{width}}{printable(value)}" for name, value in rows)
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     return "\n".join(
         "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]).rstrip()
@@ -139,12 +140,30 @@ def table(rows: Sequence[Sequence[str]]) -> str:
     )
 
 
+def printable(text: str) -> str:
+    """``text`` with every character a terminal could act on (controls, line separators, ...) as an escape:
+    ``\\x1b``, ``\\u2028``. Stored data is anyone's, so no cell may move the cursor or forge a row."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def printable_lines(text: str) -> str:
+    """:func:`printable`, line by line: what a command prints, whose own line breaks stay."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 # -- JSON ------------------------------------------------------------------------------------------------------
 
 
 def as_json(document: Any) -> str:
-    """The --json document: times as onthedot writes them, numbers exact."""
-    return json.dumps(document, indent=2, ensure_ascii=False, default=json_default)
+    """The --json document: times as onthedot writes them, numbers exact, and no character a terminal acts on
+    (JSON escapes C0 controls but not DEL, C1 controls or line separators: they are escaped here too)."""
+    text = json.dumps(document, indent=2, ensure_ascii=False, default=json_default)
+    if text.replace("\n", "").isprintable():
+        return text
+    # Outside strings a JSON document holds only printable ASCII, spaces and line breaks: the rest is in strings.
+    return "".join(c if c.isprintable() or c == "\n" else json.dumps(c)[1:-1] for c in text)
 
 
 def json_default(value: Any) -> Any:

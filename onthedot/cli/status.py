@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from onthedot.cli.render import Output, iso, relative_text, when
+from onthedot.cli.render import Output, iso, printable, relative_text, when
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -19,14 +19,15 @@ STATUS_HORIZON = timedelta(hours=1)
 MAX_BACKLOG_BUCKETS = 48  # status counts at most this many buckets behind the previous one
 
 _RUN_COUNTS = ("due", "published", "failed", "missing", "deleted", "advanced", "undeleted", "partitions")
-_RUN_HIDDEN = {"pk", "sk", "expires_at"}
+_RUN_HIDDEN = {"pk", "sk", "expires_at", "lateness"}  # the lateness histogram is summed over runs instead
+LATENESS_RUNS = 60  # status reads lateness over the last hour of runs
 
 
 def status(_args: argparse.Namespace, scheduler: Scheduler, target: Target, now: datetime) -> Output:
     from onthedot import keys
 
-    dynamodb = target.client("dynamodb")
-    minutes = target.bucket_minutes
+    dynamodb = scheduler.dynamodb
+    minutes = scheduler.bucket_minutes  # the table's own width (status reads it as the dispatcher does)
     width = timedelta(minutes=minutes)
     current = keys.bucket_start(now, minutes)
     cursor = _dispatcher_cursor(dynamodb, target.table)
@@ -51,6 +52,7 @@ def status(_args: argparse.Namespace, scheduler: Scheduler, target: Target, now:
         "buckets": [bucket for _, bucket in counted],
         "next": upcoming.as_dict() if upcoming else None,
         "runs": _recent_runs(dynamodb, target.table),
+        "lateness": _lateness(dynamodb, target.table),
     }
     return document, _text(document, upcoming, target, now)
 
@@ -69,11 +71,13 @@ def _first_job(
 
 def _text(document: dict[str, Any], upcoming: Job | None, target: Target, now: datetime) -> str:
     buckets = document["buckets"]
-    lines = [f"target   {target.description} · table {target.table}" + (f" · bus {target.bus}" if target.bus else "")]
-    lines.append(f"now      {document['now']}")
+    where = f"target   {target.description} · table {target.table}" + (f" · bus {target.bus}" if target.bus else "")
+    lines = [printable(where), f"now      {document['now']}"]
     behind = [bucket for bucket in buckets if bucket["state"] == "behind"]
     if behind:
-        lines.append(f"dispatcher cursor  {document['cursor']}: catching up, {len(behind)} buckets behind")
+        lines.append(
+            f"dispatcher cursor  {printable(str(document['cursor']))}: catching up, {len(behind)} buckets behind"
+        )
     lines.append(f"pending jobs by {document['bucket_minutes']}-minute bucket:")
     labels = {"behind": "  behind", "draining": "  draining now", "ahead": ""}
     lines += [
@@ -89,14 +93,21 @@ def _text(document: dict[str, Any], upcoming: Job | None, target: Target, now: d
     if upcoming is None:
         lines.append("next due job  none in the next hour")
     else:
-        lines.append(f"next due job  {upcoming.id}  {upcoming.detail_type}  due {when(upcoming.due, now, gap=' ')}")
+        kind = printable(upcoming.detail_type)
+        lines.append(f"next due job  {printable(upcoming.id)}  {kind}  due {when(upcoming.due, now, gap=' ')}")
+    figures = document["lateness"]
+    if figures["jobs"]:
+        lines.append(
+            f"lateness  over the last {figures['runs']} runs ({figures['jobs']} jobs): p50 ≤ {figures['p50_s']:g} s"
+            f" · p99 ≤ {figures['p99_s']:g} s · max {figures['max_s']:.3f} s"
+        )
     if not document["runs"]:
         lines.append("dispatcher runs  no runs recorded yet")
     else:
         lines.append("last dispatcher runs:")
         for record in document["runs"]:
             counts = " · ".join(f"{name} {value}" for name, value in record.items() if name != "time")
-            lines.append(f"  {record['time']} ({relative_text(record['time'], now)})  {counts}")
+            lines.append(printable(f"  {record['time']} ({relative_text(record['time'], now)})  {counts}"))
     return "\n".join(lines)
 
 
@@ -135,6 +146,33 @@ def _bucket_of(partition: str | None) -> datetime | None:
         return datetime.strptime(partition[len(PK_PREFIX) :], "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+def _lateness(dynamodb: Any, table: str) -> dict[str, Any]:
+    """p50, p99 (bin upper edges: onthedot.lateness) and max lateness over the last ``LATENESS_RUNS`` runs."""
+    from onthedot import lateness
+    from onthedot.jobs import RUN_LATENESS, RUN_LATENESS_MAX_MS, RUN_PK
+
+    items = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": RUN_PK}},
+        ProjectionExpression="#h, #m",
+        ExpressionAttributeNames={"#h": RUN_LATENESS, "#m": RUN_LATENESS_MAX_MS},
+        ScanIndexForward=False,
+        Limit=LATENESS_RUNS,
+    ).get("Items", [])
+    counts = lateness.merge([int(n["N"]) for n in item.get(RUN_LATENESS, {}).get("L", [])] for item in items)
+    worst = max((int(item.get(RUN_LATENESS_MAX_MS, {}).get("N", 0)) for item in items), default=0)
+    p50, p99 = lateness.percentile_ms(counts, 0.5), lateness.percentile_ms(counts, 0.99)
+    return {
+        "runs": len(items),
+        "jobs": sum(counts),
+        "p50_s": None if p50 is None else min(p50, worst) / 1000,
+        "p99_s": None if p99 is None else min(p99, worst) / 1000,
+        "max_s": worst / 1000,
+        "histogram": {"edges_ms": list(lateness.EDGES_MS[:-1]), "counts": counts},
+    }
 
 
 def _recent_runs(dynamodb: Any, table: str) -> list[dict[str, Any]]:

@@ -10,7 +10,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
+_DIGITS = re.compile(r"[0-9]+")
+MAX_SECONDS = 30 * 86400  # --every and --exit-after: a month at most
+MAX_COUNT = 10**9  # --count and --limit (which the API bounds further)
+MAX_DETAIL_FILE_BYTES = 4 * 1024 * 1024  # --detail @file: far more than an event holds, far less than memory
 _JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 
 
@@ -18,35 +22,40 @@ _JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a num
 
 
 def positive(text: str) -> float:
-    """A number of seconds, more than 0."""
+    """A number of seconds, more than 0 and at most ``MAX_SECONDS`` (so neither inf nor nan)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    if not 0 < value <= MAX_SECONDS:  # also false for nan
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds and at most {MAX_SECONDS:,}, got {text!r}")
     return value
 
 
 def port(text: str) -> int:
     """A TCP port, 1-65535."""
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not _whole(text, 5) or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
     return int(text)
 
 
 def count(text: str) -> int:
-    """A whole number of 1 or more."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text!r}")
+    """A whole number from 1 to ``MAX_COUNT``."""
+    if not _whole(text, len(str(MAX_COUNT))) or not 1 <= int(text) <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_COUNT:,}, got {text!r}")
     return int(text)
 
 
 def bucket_minutes(text: str) -> int:
     """The stack's bucket width: whole minutes that divide an hour."""
-    if not text.isdigit() or not 1 <= int(text) <= 60 or 60 % int(text):
+    if not _whole(text, 2) or not 1 <= int(text) <= 60 or 60 % int(text):
         raise argparse.ArgumentTypeError(f"must be a whole number of minutes that divides 60, got {text!r}")
     return int(text)
+
+
+def _whole(text: str, digits: int) -> bool:
+    """ASCII digits, at most ``digits`` of them once leading zeros are dropped (int() takes other scripts' too)."""
+    return bool(_DIGITS.fullmatch(text)) and len(text.lstrip("0")) <= digits
 
 
 def parse_duration(text: str) -> timedelta:
@@ -58,8 +67,11 @@ def parse_duration(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a duration; use whole numbers with units d, h, m, s, e.g. 45s, 10m, 1h30m, 2d"
         )
-    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    delay = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+        delay = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except (OverflowError, ValueError):  # beyond timedelta's 999,999,999 days, or beyond int()'s 4,300 digits
+        raise argparse.ArgumentTypeError(f"{text!r} is too long a duration") from None
     if sign == "-" or delay <= timedelta(0):
         raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r} (for a time in the past use --at)")
     return delay
@@ -77,16 +89,25 @@ def parse_detail(text: str) -> dict[str, Any]:
         path = Path(text[1:])
         source = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
+            with path.open("rb") as file:  # bounded: @/dev/zero must not fill the memory
+                data = file.read(MAX_DETAIL_FILE_BYTES + 1)
+            if len(data) <= MAX_DETAIL_FILE_BYTES:
+                text = data.decode("utf-8")
+        except (OSError, ValueError) as error:  # ValueError: not UTF-8, or a NUL in the path
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             raise InvalidJob("detail", f"cannot read {path}: {reason}") from None
+        if len(data) > MAX_DETAIL_FILE_BYTES:
+            raise InvalidJob("detail", f"{path} is over {MAX_DETAIL_FILE_BYTES:,} bytes; an event holds 256 KB")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidJob(
             "detail", f"{source} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
         ) from None
+    except RecursionError:
+        raise InvalidJob("detail", f"{source} is nested too deeply to read") from None
+    except ValueError:  # json.loads' other refusal: an integer of more than 4,300 digits
+        raise InvalidJob("detail", f"{source} holds a number too long to read") from None
     if not isinstance(value, dict):
         kind = "null" if value is None else _JSON_KINDS.get(type(value), type(value).__name__)
         raise InvalidJob("detail", f"must be a JSON object ({{...}}), got {kind}")

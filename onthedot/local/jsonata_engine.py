@@ -5,8 +5,8 @@ moto 5.2.5 ships the interpreter with no JSONata evaluator (``_eval_jsonata = No
 ``"`` or ``\\`` and costs time in proportion to all the data on every expression. Here the expression is
 compiled once and the values are passed as bindings, so any string arrives intact.
 
-``install()`` replaces the two evaluating methods of moto's string-expression components; ``MOTO_TARGETS``
-names what it replaces, and a guard test fails loudly when a moto upgrade moves them.
+``PATCHES`` replace the two evaluating methods of moto's string-expression components; a guard test fails
+loudly when a moto upgrade moves them.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from jsonata.functions import Functions
 from jsonata.jsonata import Jsonata
 from jsonata.utils import Utils
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
@@ -34,12 +36,8 @@ from moto.stepfunctions.parser.asl.component.common.query_language import QueryL
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.jsonata.jsonata import extract_jsonata_variable_references
 
-MOTO_TARGETS: dict[str, Any] = {
-    "StringJSONata": string_expression.StringJSONata,
-    "StringVariableSample": string_expression.StringVariableSample,
-}
+from onthedot.local.patching import Patch
 
 
 def _partition(array: list[Any], size: float) -> list[list[Any]]:
@@ -66,6 +64,20 @@ def _hash(value: str, algorithm: str = "SHA-256") -> str:
 def _parse(text: str) -> Any:
     return _to_jsonata(json.loads(text))
 
+
+def _to_millis(timestamp: str | None, picture: str | None = None) -> int | None:
+    """jsonata-python 0.7.1 computes ``$toMillis`` through a float and can come out a millisecond short."""
+    if timestamp is None or picture is not None:
+        return Functions.datetime_to_millis(timestamp, picture)
+    moment = datetime.datetime.fromisoformat(timestamp)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return (moment - _EPOCH) // datetime.timedelta(milliseconds=1)
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+# jsonata-python's built-ins that answer differently from the JavaScript reference implementation AWS runs.
+JSONATA_FIXES: dict[str, Callable[..., Any]] = {"toMillis": _to_millis}
 
 # The Step Functions additions to JSONata (https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html).
 STEP_FUNCTIONS_FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -99,7 +111,7 @@ def _to_jsonata(value: Any) -> Any:
 def _compiled(expression: str) -> Jsonata:
     compiled = Jsonata(expression)
     compiled.set_output_convert_nulls(False)
-    for name, function in STEP_FUNCTIONS_FUNCTIONS.items():
+    for name, function in {**STEP_FUNCTIONS_FUNCTIONS, **JSONATA_FIXES}.items():
         compiled.register_lambda(name, function)
     return compiled
 
@@ -110,15 +122,27 @@ class Undefined(Exception):
 
 def evaluate(expression: str, bindings: dict[str, Any]) -> Any:
     """Evaluate ``expression`` with ``bindings`` (names without ``$``); JSON-like result."""
-    result = _compiled(expression).evaluate(None, {name: _to_jsonata(value) for name, value in bindings.items()})
+    compiled = _compiled(expression)
+    # jsonata-python 0.7.1 answers $now() and $millis() from the thread's "current" instance, which is the last
+    # one constructed, not the one evaluating: with compiled expressions cached, that clock would be stale.
+    Jsonata.CURRENT.jsonata = compiled
+    result = compiled.evaluate(None, {name: _to_jsonata(value) for name, value in bindings.items()})
     if result is None:
         raise Undefined(expression)
     return Utils.convert_nulls(result)
 
 
+@lru_cache(maxsize=1024)
+def _names_in(expression: str) -> frozenset[str]:
+    """Every ``$name`` in the expression. moto's ``extract_jsonata_variable_references`` skips whatever stands
+    between two division signs, taking it for a regular expression (``$a / 60 + $b / 2`` loses ``$b``); naming
+    too much here is harmless, a name that is no variable binds nothing."""
+    return frozenset(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", expression))
+
+
 def _bindings(env: Environment, expression: str, *, with_states: bool) -> dict[str, Any]:
     """Only what the expression refers to: ``$states`` and the workflow variables it names."""
-    names = {reference[1:].split(".", 1)[0] for reference in extract_jsonata_variable_references(expression)}
+    names = _names_in(expression)
     bindings: dict[str, Any] = {}
     if with_states and "states" in names:
         bindings["states"] = env.states._states_data
@@ -169,7 +193,12 @@ def _variable_sample_eval_body(self: Any, env: Environment) -> None:
     env.stack.append(_evaluate_in(env, self.expression, with_states=with_states))
 
 
-def install() -> None:
-    """Make moto's interpreter evaluate JSONata with jsonata-python (idempotent)."""
-    MOTO_TARGETS["StringJSONata"]._eval_body = _jsonata_eval_body
-    MOTO_TARGETS["StringVariableSample"]._eval_body = _variable_sample_eval_body
+PATCHES: tuple[Patch, ...] = (
+    Patch(string_expression.StringJSONata, "_eval_body", _jsonata_eval_body, why="moto has no JSONata evaluator"),
+    Patch(
+        string_expression.StringVariableSample,
+        "_eval_body",
+        _variable_sample_eval_body,
+        why="moto splices variables into the expression text",
+    ),
+)

@@ -23,7 +23,7 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 from moto.awslambda.models import LambdaFunction
 
-MOTO_TARGET = LambdaFunction  # whose ``_invoke_lambda(self, event) -> (payload, errored, logs)`` is replaced
+from onthedot.local.patching import Patch
 
 _environment_lock = threading.RLock()
 
@@ -106,7 +106,7 @@ class _Context:
 
 
 _functions: dict[str, InProcessFunction] = {}
-_original_invoke = MOTO_TARGET._invoke_lambda
+_original_invoke = LambdaFunction._invoke_lambda
 
 
 def register(function: InProcessFunction) -> None:
@@ -124,6 +124,7 @@ def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
     return function.invoke(event if event is not None else {})
 
 
-def install() -> None:
-    """Make moto's Lambda invoke run registered handlers in-process (idempotent)."""
-    MOTO_TARGET._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+# ``_invoke_lambda(self, event) -> (payload, errored, logs)``: registered functions run here, others as before.
+PATCHES: tuple[Patch, ...] = (
+    Patch(LambdaFunction, "_invoke_lambda", _invoke_lambda, why="moto runs Lambda functions in Docker"),
+)

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -69,7 +70,10 @@ class Output:
 
 
 def start_local(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """``onthedot local ARGS`` with its stdout (and stderr) on a pipe."""
+    """``onthedot local ARGS`` with its stdout (and stderr) on a pipe; its tables in a new temporary folder
+    unless ARGS name one with ``--data`` (each test starts empty, and tests run side by side)."""
+    if "--data" not in args:
+        args = (*args, "--data", tempfile.mkdtemp(prefix="onthedot-local-data-"))
     return subprocess.Popen(
         [*ONTHEDOT, "local", *args],
         cwd=REPO,

@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Synthesized:
-    stack: OnTheDotStack
+    stack: cdk.Stack
     template: Template
     directory: Path  # the cloud assembly: template, assets, validation report
 
@@ -38,6 +38,25 @@ def synthesize(outdir: Path, context: Mapping[str, Any] | None = None) -> Synthe
     app = cdk.App(outdir=str(outdir), context=dict(context or {}))
     stack = OnTheDotStack(app, "OnTheDot", settings=read_settings(app))
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    assembly = app.synth()
+    template = assembly.get_stack_by_name(stack.stack_name).template
+    return Synthesized(stack=stack, template=Template.from_json(template), directory=Path(assembly.directory))
+
+
+def readme_app_code(heading: str = "### Add onthedot to your CDK app") -> str:
+    """The first Python block under ``heading`` in README.md: the sample app users copy."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index(heading) :]
+    start = section.index("```python\n") + len("```python\n")
+    return section[start : section.index("```", start)]
+
+
+def synthesize_readme_app() -> Synthesized:
+    """Run the README's sample app as written; its one stack, synthesized."""
+    namespace: dict[str, Any] = {"__name__": "readme_app"}
+    exec(compile(readme_app_code(), "README.md", "exec"), namespace)
+    app: cdk.App = namespace["app"]
+    [stack] = [child for child in app.node.children if isinstance(child, cdk.Stack)]
     assembly = app.synth()
     template = assembly.get_stack_by_name(stack.stack_name).template
     return Synthesized(stack=stack, template=Template.from_json(template), directory=Path(assembly.directory))

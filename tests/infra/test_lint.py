@@ -54,16 +54,16 @@ def test_cdk_nag_acknowledgments_are_the_known_few_each_with_a_reason(synthesize
     }
     rules = sorted(re.sub(r"<\w+\.Arn>", "<function>", rule) for _, rule in acknowledged)
     assert rules == [
-        # X-Ray on each function's role (publish, rewind (+ ListStreams), example worker); X-Ray and log
-        # delivery on the state machine's
-        "Annotation::AwsSolutions-IAM5[Resource::*]",
+        # X-Ray on each function's role (publish, rewind (+ ListStreams)); X-Ray and log delivery on the state
+        # machine's
         "Annotation::AwsSolutions-IAM5[Resource::*]",
         "Annotation::AwsSolutions-IAM5[Resource::*]",
         "Annotation::AwsSolutions-IAM5[Resource::*]",
         "Annotation::AwsSolutions-IAM5[Resource::<function>:*]",  # grant_invoke: the function's versions
-        "Annotation::AwsSolutions-L1",  # the pinned Python runtime (publish, rewind, example worker)
+        "Annotation::AwsSolutions-L1",  # the pinned Python runtime (publish, rewind)
         "Annotation::AwsSolutions-L1",
-        "Annotation::AwsSolutions-L1",
+        "Annotation::AwsSolutions-SF1",  # executionLogLevel ERROR by default: ALL costs (benchmarks/cost_model.py)
+        "Annotation::AwsSolutions-SQS3",  # the rewind mapping's on-failure queue is itself a dead letter
     ]
     assert all(len(reason) > 40 for reason in acknowledged.values()), acknowledged
 
@@ -77,7 +77,12 @@ def asl_validator() -> list[str]:
 
 def test_asl_validator_accepts_the_definition_as_deployed(asl_validator: list[str], tmp_path: Path) -> None:
     # GIVEN the definition with its ${...} keys filled in, as CloudFormation's DefinitionSubstitutions does
-    values = substitutions(Settings(), table_name="onthedot-jobs", publish_function_arn="onthedot-publish")
+    values = substitutions(
+        Settings(),
+        table_name="onthedot-jobs",
+        publish_function_arn="onthedot-publish",
+        arrivals_function_arn="onthedot-rewind",
+    )
     rendered = tmp_path / "dispatcher.asl.json"
     rendered.write_text(render_definition(values), encoding="utf-8")
     # WHEN asl-validator checks it

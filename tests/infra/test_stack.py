@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +102,6 @@ def ids(synthesized: Synthesized) -> dict[str, str]:
         "function": function,
         "function_role": resources[function]["Properties"]["Role"]["Fn::GetAtt"][0],
         "schedule": synthesized.logical_id("AWS::Events::Rule", ScheduleExpression=Match.any_value()),
-        "debug_rule": synthesized.logical_id("AWS::Events::Rule", EventPattern={"detail-type": Match.absent()}),
     }
 
 
@@ -113,11 +114,17 @@ class TestStateMachine:
                 "StateMachineType": "EXPRESS",
                 "TracingConfiguration": {"Enabled": True},
                 "LoggingConfiguration": {
-                    "Level": "ALL",
+                    "Level": "ERROR",  # executionLogLevel: only failed runs, by default
                     "IncludeExecutionData": True,
                     "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": Match.any_value()}}],
                 },
             },
+        )
+
+    def test_execution_log_level_knob_reaches_the_logging_configuration(self, tuned: Synthesized) -> None:
+        tuned.template.has_resource_properties(
+            "AWS::StepFunctions::StateMachine",
+            {"LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": True})},
         )
 
     def test_logs_to_a_vended_logs_group(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
@@ -134,11 +141,15 @@ class TestStateMachine:
 
     def test_every_substitution_key_is_filled(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
         filled = resources[ids["machine"]]["Properties"]["DefinitionSubstitutions"]
-        expected = substitutions(Settings(), table_name="table", publish_function_arn="function")
+        expected = substitutions(
+            Settings(), table_name="table", publish_function_arn="function", arrivals_function_arn="arrivals"
+        )
         assert set(filled) == set(expected)
         assert filled["JobsTableName"] == {"Ref": ids["table"]}
         assert filled["PublishFunctionArn"] == get_att(ids["function"])
-        knobs = {key: value for key, value in expected.items() if key not in {"JobsTableName", "PublishFunctionArn"}}
+        assert filled["ArrivalsFunctionArn"] == get_att(ids["rewind"])
+        resources_named = {"JobsTableName", "PublishFunctionArn", "ArrivalsFunctionArn"}
+        knobs = {key: value for key, value in expected.items() if key not in resources_named}
         assert {key: filled[key] for key in knobs} == knobs
 
     def test_the_schedule_starts_it_every_minute(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
@@ -237,14 +248,19 @@ class TestPublishFunction:
         }
         assert resources[ids["function"]]["Properties"]["Environment"]["Variables"] == expected
 
-    def test_powertools_layer_resolves_from_public_ssm_at_deploy(
+    def test_powertools_layer_is_the_release_the_tests_run_resolved_in_the_deploy_region(
         self, template: Template, resources: dict[str, Any], ids: dict[str, str]
     ) -> None:
         powertools, dependencies = resources[ids["function"]]["Properties"]["Layers"]
         parameter = template.to_json()["Parameters"][powertools["Ref"]]
+        # GIVEN the Powertools pinned in pyproject.toml, which this environment runs
+        pinned = re.search(r'"aws-lambda-powertools==([^"]+)"', (REPO_ROOT / "pyproject.toml").read_text())
+        assert pinned is not None
+        assert version("aws-lambda-powertools") == pinned[1]
+        # THEN the layer is AWS's public layer of that release, named by its public SSM parameter
         assert parameter == {
             "Type": "AWS::SSM::Parameter::Value<String>",
-            "Default": "/aws/service/powertools/python/arm64/python3.13/latest",
+            "Default": f"/aws/service/powertools/python/arm64/python3.13/{pinned[1]}",
         }
         assert parameter["Default"] == POWERTOOLS_LAYER_PARAMETER
         assert resources[dependencies["Ref"]]["Type"] == "AWS::Lambda::LayerVersion"
@@ -274,6 +290,8 @@ class TestPublishFunction:
             "onthedot/jobs.py",
             "onthedot/errors.py",
             "onthedot/recurrence.py",
+            "onthedot/lateness.py",
+            "onthedot/metrics.py",  # the metric names, emitted by name
         }
         assert "functions/publish/app.py" in files
         assert {f for f in files if not f.startswith("functions/publish/")} <= allowed
@@ -284,36 +302,75 @@ class TestPublishFunction:
         assert resources[log_group]["Properties"]["RetentionInDays"] > 0
 
 
+@pytest.fixture(scope="module")
+def debug(with_workers: Synthesized) -> dict[str, Any]:
+    resources = with_workers.template.to_json()["Resources"]
+    rule = with_workers.logical_id("AWS::Events::Rule", EventPattern={"detail-type": Match.absent()})
+    [target] = resources[rule]["Properties"]["Targets"]
+    return {"resources": resources, "rule": rule, "target": target}
+
+
 class TestDebugWorker:
-    def test_rule_on_the_bus_matches_the_event_source(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
-        rule = resources[ids["debug_rule"]]["Properties"]
-        assert rule["EventBusName"] == {"Ref": ids["bus"]}
+    """Opt-in (``debugWorker``): absent by default; when on, it logs which job fired, the payload only at DEBUG."""
+
+    def test_is_off_by_default(self, template: Template) -> None:
+        assert (
+            template.find_resources(
+                "AWS::Events::Rule", {"Properties": {"EventPattern": {"detail-type": Match.absent()}}}
+            )
+            == {}
+        )
+        assert template.find_resources("AWS::Logs::ResourcePolicy") == {}
+
+    def test_rule_on_the_bus_matches_the_event_source(self, debug: dict[str, Any], with_workers: Synthesized) -> None:
+        rule = debug["resources"][debug["rule"]]["Properties"]
+        assert rule["EventBusName"] == {"Ref": with_workers.logical_id("AWS::Events::EventBus")}
         assert rule["EventPattern"] == {"source": ["onthedot"]}
 
-    def test_delivers_to_a_log_group_with_retention(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
-        [target] = resources[ids["debug_rule"]]["Properties"]["Targets"]
-        arn = flatten(target["Arn"], references=True)
+    def test_logs_which_job_fired_but_not_its_payload(self, debug: dict[str, Any]) -> None:
+        transformer = debug["target"]["InputTransformer"]
+        paths = transformer["InputPathsMap"]
+        assert sorted(paths.values()) == ["$.detail-type", "$.resources[0]", "$.time"]  # never $.detail
+        # a CloudWatch Logs target takes {"timestamp": ..., "message": "<a string>"}
+        names = {path: f"<{name}>" for name, path in paths.items()}
+        template = transformer["InputTemplate"]
+        assert template == (
+            f'{{"timestamp":{names["$.time"]},"message":"fired {names["$.detail-type"]} '
+            f'{names["$.resources[0]"]} due {names["$.time"]}"}}'
+        )
+
+    def test_logs_whole_events_only_at_log_level_debug(self, tuned: Synthesized) -> None:
+        tuned.template.has_resource_properties(
+            "AWS::Events::Rule",
+            {
+                "EventPattern": {"source": ["acme.jobs"]},
+                "Targets": [Match.object_like({"InputTransformer": Match.absent(), "Input": Match.absent()})],
+            },
+        )
+
+    def test_delivers_to_a_log_group_with_retention(self, debug: dict[str, Any]) -> None:
+        arn = flatten(debug["target"]["Arn"], references=True)
         prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
         assert arn.startswith(prefix)
-        log_group = resources[arn.removeprefix(prefix).strip("${}")]
+        log_group = debug["resources"][arn.removeprefix(prefix).strip("${}")]
         assert log_group["Type"] == "AWS::Logs::LogGroup"
         assert log_group["Properties"]["LogGroupName"].startswith("/aws/events/")  # EventBridge's requirement
         assert log_group["Properties"]["RetentionInDays"] > 0
 
-    def test_events_may_write_to_that_log_group_only(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
+    def test_events_may_write_to_that_log_group_only(self, debug: dict[str, Any]) -> None:
+        resources = debug["resources"]
         [policy] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::ResourcePolicy"]
         [statement] = json.loads(flatten(policy["PolicyDocument"], references=True))["Statement"]
-        [target] = resources[ids["debug_rule"]]["Properties"]["Targets"]
-        log_group_id = flatten(target["Arn"], references=True).rsplit("${", 1)[1].rstrip("}")
+        log_group_id = flatten(debug["target"]["Arn"], references=True).rsplit("${", 1)[1].rstrip("}")
         assert statement["Effect"] == "Allow"
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
         assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
         assert statement["Resource"] == "${" + log_group_id + ".Arn}"
 
-    def test_no_custom_resources(self, resources: dict[str, Any]) -> None:
-        custom = [r["Type"] for r in resources.values() if r["Type"].startswith("Custom::")]
+    def test_no_custom_resources(self, debug: dict[str, Any]) -> None:
+        custom = [r["Type"] for r in debug["resources"].values() if r["Type"].startswith("Custom::")]
         assert custom == []
-        assert "AWS::CloudFormation::CustomResource" not in {r["Type"] for r in resources.values()}
+        assert "AWS::CloudFormation::CustomResource" not in {r["Type"] for r in debug["resources"].values()}
 
 
 class TestPermissions:
@@ -331,10 +388,14 @@ class TestPermissions:
         ]
         assert as_list(dynamodb["Resource"]) == [get_att(ids["table"])]
 
-    def test_state_machine_may_invoke_the_publish_function(
+    def test_state_machine_may_invoke_the_publish_and_the_arrivals_function(
         self, resources: dict[str, Any], ids: dict[str, str]
     ) -> None:
-        [invoke] = statements_allowing(statements_of_role(resources, ids["machine_role"]), "lambda:")
+        invokes = statements_allowing(statements_of_role(resources, ids["machine_role"]), "lambda:")
+        # the arrivals function (a sweep after a width change) by its ARN only
+        [sweep] = [s for s in invokes if get_att(ids["rewind"]) in as_list(s["Resource"])]
+        assert (sweep["Action"], sweep["Resource"]) == ("lambda:InvokeFunction", get_att(ids["rewind"]))
+        [invoke] = [s for s in invokes if s is not sweep]
         assert invoke["Action"] == "lambda:InvokeFunction"
         function_arn = get_att(ids["function"])
         assert function_arn in invoke["Resource"]
@@ -362,24 +423,86 @@ class TestPermissions:
         assert metrics["Action"] == "cloudwatch:PutMetricData"
         assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "onthedot"}}
 
-    def test_rewind_may_only_update_jobs_items_and_read_the_stream(
+    def test_rewind_may_move_the_cursor_refile_and_bury_jobs_and_read_the_stream(
         self, resources: dict[str, Any], ids: dict[str, str]
     ) -> None:
-        statements = statements_of_role(resources, ids["rewind_role"])
-        writes = [
-            s for s in statements_allowing(statements, "dynamodb:") if "dynamodb:UpdateItem" in as_list(s["Action"])
-        ]
-        assert [as_list(s["Action"]) for s in writes] == [["dynamodb:UpdateItem"]]
-        assert as_list(writes[0]["Resource"]) == [get_att(ids["table"])]
+        statements = statements_allowing(statements_of_role(resources, ids["rewind_role"]), "dynamodb:")
+        rights = {
+            json.dumps(as_list(s["Resource"])): sorted(as_list(s["Action"]))
+            for s in statements
+            if "dynamodb:GetRecords" not in as_list(s["Action"]) and "dynamodb:ListStreams" not in as_list(s["Action"])
+        }
+        assert rights == {
+            # read the cursor and a job, move the cursor, re-file a job (delete + put), count its attempts, and
+            # sweep the table after a width change
+            json.dumps([get_att(ids["table"])]): [
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Scan",
+                "dynamodb:UpdateItem",
+            ],
+            # bury a job whose due time cannot be read, and keep the dead letter's size
+            json.dumps([get_att(ids["dead_letters"])]): ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+        }
         stream_actions = {
-            action for s in statements_allowing(statements, "dynamodb:") for action in as_list(s["Action"])
-        } - {"dynamodb:UpdateItem"}
+            action
+            for s in statements
+            for action in as_list(s["Action"])
+            if "dynamodb:GetRecords" in as_list(s["Action"]) or "dynamodb:ListStreams" in as_list(s["Action"])
+        }
         assert stream_actions == {
             "dynamodb:DescribeStream",
             "dynamodb:GetRecords",
             "dynamodb:GetShardIterator",
             "dynamodb:ListStreams",
         }
+
+    def test_rewind_may_invoke_itself_only_and_a_failed_sweep_leg_is_kept(
+        self, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
+        [invoke] = statements_allowing(statements_of_role(resources, ids["rewind_role"]), "lambda:")
+        assert (invoke["Action"], invoke["Resource"]) == ("lambda:InvokeFunction", get_att(ids["rewind"]))
+        # a leg that fails for good goes to the alarmed queue the stream's failures go to
+        [config] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+        assert config["FunctionName"] == {"Ref": ids["rewind"]}
+        [mapping] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+        failures = mapping["DestinationConfig"]["OnFailure"]["Destination"]
+        assert config["DestinationConfig"] == {"OnFailure": {"Destination": failures}}
+
+    def test_rewind_asset_holds_what_it_imports_and_imports_on_its_own(
+        self, synthesized: Synthesized, resources: dict[str, Any], ids: dict[str, str]
+    ) -> None:
+        key = resources[ids["rewind"]]["Properties"]["Code"]["S3Key"]
+        asset = synthesized.directory / f"asset.{key.removesuffix('.zip')}"
+        files = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
+        assert {f for f in files if not f.startswith("functions/rewind/")} == {
+            "functions/__init__.py",
+            "functions/publish/__init__.py",
+            "functions/publish/dead_letter.py",  # shared: how a job is buried
+            "onthedot/__init__.py",
+            "onthedot/jobs.py",
+            "onthedot/keys.py",
+        }
+        variables = resources[ids["rewind"]]["Properties"]["Environment"]["Variables"]
+        assert variables["DEAD_LETTER_TABLE_NAME"] == {"Ref": ids["dead_letters"]}
+        # GIVEN only the asset and what the Powertools layer brings WHEN the handler is imported THEN it loads
+        environment = (
+            os.environ
+            | {name: "x" if isinstance(value, dict) else value for name, value in variables.items()}
+            | {"AWS_DEFAULT_REGION": "eu-west-1"}
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", "import functions.rewind.app, onthedot; print(onthedot.__file__)"],
+            cwd=asset,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == str(asset / "onthedot" / "__init__.py")
 
     def test_no_wildcard_resource_but_where_aws_requires_it(self, resources: dict[str, Any]) -> None:
         offending = [
@@ -416,6 +539,7 @@ class TestOutputs:
             ("EventBusName", lambda ids: {"Ref": ids["bus"]}),
             ("StateMachineArn", lambda ids: {"Ref": ids["machine"]}),
             ("PublishFunctionName", lambda ids: {"Ref": ids["function"]}),
+            ("EventSource", lambda ids: "onthedot"),  # what the AWS suite's test worker matches on
         ],
     )
     def test_output(self, template: Template, ids: dict[str, str], output: str, value: Any) -> None:
@@ -430,7 +554,7 @@ class TestKnobs:
         )
 
     def test_schedule_minutes_reach_the_rule(self, tuned: Synthesized) -> None:
-        tuned.template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(5 minutes)"})
+        tuned.template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(3 minutes)"})
 
     def test_event_source_reaches_the_function_and_the_debug_rule(self, tuned: Synthesized) -> None:
         tuned.template.has_resource_properties(
@@ -462,6 +586,14 @@ class TestKnobs:
             ("mapConcurrency", "0"),
             ("eventSource", "aws.events"),
             ("logLevel", "LOUD"),
+            ("debugWorker", "yes"),
+            ("exampleWorker", "1"),
+            ("monitoring", "off"),
+            ("alarmEmail", "nobody"),
+            ("alarmBacklogSeconds", "10"),
+            ("alarmLatenessSeconds", "0"),
+            ("alarmDeadLetters", "0"),
+            ("alarmFailedRuns", "many"),
         ],
     )
     def test_bad_knob_is_refused_by_name(self, knob: str, value: str) -> None:

@@ -19,9 +19,26 @@ from tests.infra.test_stack import STAR_ONLY_ACTIONS, as_list, get_att, statemen
 HANDLER = "functions.example_worker.app.handler"
 
 
+def test_the_example_worker_is_opt_in(synthesized: Synthesized) -> None:
+    assert synthesized.template.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": HANDLER}}) == {}
+    assert "ExampleWorkerFunctionName" not in synthesized.template.to_json()["Outputs"]
+
+
+# The stack with the example worker switched on (exampleWorker), for every test below.
 @pytest.fixture(scope="module")
-def worker(synthesized: Synthesized) -> dict[str, str]:
+def template(with_workers: Synthesized) -> Template:
+    return with_workers.template
+
+
+@pytest.fixture(scope="module")
+def resources(template: Template) -> dict[str, dict[str, Any]]:
+    return template.to_json()["Resources"]
+
+
+@pytest.fixture(scope="module")
+def worker(with_workers: Synthesized) -> dict[str, str]:
     """Logical ids of the example worker's resources."""
+    synthesized = with_workers
     resources = synthesized.template.to_json()["Resources"]
     function = synthesized.logical_id("AWS::Lambda::Function", Handler=HANDLER)
     rule = synthesized.logical_id("AWS::Events::Rule", EventPattern={"detail-type": Match.any_value()})
@@ -147,10 +164,10 @@ class TestFunction:
         )
 
     def test_code_asset_is_the_worker_and_the_kit_and_imports_on_its_own(
-        self, synthesized: Synthesized, resources: dict[str, Any], worker: dict[str, str]
+        self, with_workers: Synthesized, resources: dict[str, Any], worker: dict[str, str]
     ) -> None:
         key = resources[worker["function"]]["Properties"]["Code"]["S3Key"]
-        asset = synthesized.directory / f"asset.{key.removesuffix('.zip')}"
+        asset = with_workers.directory / f"asset.{key.removesuffix('.zip')}"
         files = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
         assert files == {
             "functions/__init__.py",

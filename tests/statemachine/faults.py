@@ -83,3 +83,19 @@ def leave_unprocessed(monkeypatch: pytest.MonkeyPatch, times: int) -> Fault:
 
     monkeypatch.setattr(DynamoHandler, "batch_write_item", partial)
     return fault
+
+
+def refuse_requests(monkeypatch: pytest.MonkeyPatch, refuses: Callable[[dict[str, Any]], bool]) -> Fault:
+    """PutEvents refuses a whole request (400 ValidationException) when any entry's detail is one ``refuses``
+    picks, as EventBridge does for an entry it cannot accept at all."""
+    fault = Fault()
+    original = EventsBackend.put_events
+
+    def put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if any(refuses(json.loads(event.get("Detail") or "{}")) for event in events):
+            fault.fired += 1
+            raise JsonRESTError("ValidationException", "injected: one entry in this request is invalid")
+        return original(self, events)
+
+    monkeypatch.setattr(EventsBackend, "put_events", put_events)
+    return fault

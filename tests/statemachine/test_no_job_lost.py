@@ -43,9 +43,9 @@ def test_an_outage_of_two_hours_then_recovery(cloud: LocalCloud, jobs: Jobs, led
     recovered_at = datetime.now(UTC)
     runs = every_minute(cloud, ledger, recovery, runs=3)
 
-    # THEN the backlog of 24 buckets is drained oldest first, 10 a run beside the previous and the current
-    # one (the second run falls in the next bucket, so the backlog it sees has grown by one)
-    assert [run.output["backlogBuckets"] for run in runs] == [24, 15, 5]
+    # THEN the backlog of 22 buckets (behind the two before the recovery window, which drains the last five
+    # minutes itself) is worked off oldest first, 10 a run beside the two newest
+    assert [run.output["backlogBuckets"] for run in runs] == [22, 13, 4]
     assert sum(run.output["published"] for run in runs) == 120
     assert ledger.account() == {
         "scheduled": 120,
@@ -65,7 +65,7 @@ def test_an_outage_of_two_hours_then_recovery(cloud: LocalCloud, jobs: Jobs, led
         Statistics=["Maximum", "SampleCount"],
     )["Datapoints"]
     [point] = statistics
-    assert point["Maximum"] == 24 * 5 * 60
+    assert point["Maximum"] == 22 * 5 * 60
     assert point["SampleCount"] >= 3  # the three recovery runs (and maybe the one before the outage)
     # AND the cursor has caught up: the next run drains only the previous and the current bucket
     assert cloud.dispatch(now=recovery + 3 * MINUTE).output["backlogBuckets"] == 0
@@ -133,6 +133,7 @@ def test_the_run_dies_between_publish_and_delete(
 
 
 def test_two_runs_at_once_over_the_same_buckets(cloud: LocalCloud, jobs: Jobs, ledger: Ledger) -> None:
+    # GIVEN 300 due jobs, WHEN the schedule starts the same run twice at once (Express starts are at-least-once)
     ledger.scheduled = {jobs.put(NOW - timedelta(milliseconds=index)) for index in range(300)}
     runs: list[Run] = []
     threads = [threading.Thread(target=lambda: runs.append(cloud.dispatch(now=NOW))) for _ in range(2)]
@@ -141,11 +142,21 @@ def test_two_runs_at_once_over_the_same_buckets(cloud: LocalCloud, jobs: Jobs, l
     for thread in threads:
         thread.join()
 
+    # THEN one claims the window and publishes every job, the other finds it claimed and stops
     assert [run.status for run in runs] == ["SUCCEEDED", "SUCCEEDED"]
-    assert all(run.output["due"] > 0 for run in runs)  # both really ran over the jobs
-    account = ledger.account()
-    assert account["lost"] == 0
-    assert account["published"] == 300
+    assert sorted(run.output["due"] for run in runs) == [0, 300]
+    assert [bool(run.output.get("skipped")) for run in sorted(runs, key=lambda run: run.output["due"])] == [
+        True,
+        False,
+    ]
+    assert ledger.account() == {
+        "scheduled": 300,
+        "published": 300,
+        "dead-lettered": 0,
+        "waiting": 0,
+        "lost": 0,
+        "duplicated": 0,
+    }
     assert jobs.remaining() == set()
 
 
@@ -214,6 +225,55 @@ def test_a_job_rejected_on_every_run_is_dead_lettered_after_the_last_attempt(
         "published": 1,
         "dead-lettered": 1,
         "waiting": 0,
+        "lost": 0,
+        "duplicated": 0,
+    }
+
+
+def test_the_backlog_figure_stays_0_while_nothing_is_behind_across_bucket_changes(
+    cloud: LocalCloud, jobs: Jobs, ledger: Ledger
+) -> None:
+    # GIVEN a dispatcher on time, a run a minute across two bucket changes, with a job due before each run
+    start = datetime(2026, 2, 9, 11, 57, 0, tzinfo=UTC)
+    ledger.scheduled = {jobs.put(start + index * MINUTE - timedelta(seconds=30)) for index in range(11)}
+
+    # WHEN it runs every minute from 11:57 to 12:07
+    runs = every_minute(cloud, ledger, start, runs=11)
+
+    # THEN no run reports a backlog (the alarm on OldestBucketAgeSeconds would fire on any), and every job fired
+    assert [run.output["backlogBuckets"] for run in runs] == [0] * 11
+    assert ledger.account() == {
+        "scheduled": 11,
+        "published": 11,
+        "dead-lettered": 0,
+        "waiting": 0,
+        "lost": 0,
+        "duplicated": 0,
+    }
+
+
+def test_a_request_refused_for_one_bad_entry_costs_the_good_ones_nothing(
+    cloud: LocalCloud, jobs: Jobs, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN 30 due jobs, one of which EventBridge refuses so that the whole request holding it fails
+    good = {jobs.put(NOW - timedelta(seconds=index)) for index in range(29)}
+    bad = jobs.put(NOW - timedelta(seconds=40), detail={"refused": True})
+    ledger.scheduled = good | {bad}
+    fault = faults.refuse_requests(monkeypatch, lambda detail: detail.get("refused") is True)
+
+    # WHEN one run publishes them
+    run = every_minute(cloud, ledger, NOW, runs=1)[0]
+
+    # THEN the request is split until the bad entry stands alone: every good job is published in this run, and the
+    # bad one waits with one attempt counted (a later run tries it again, and finally dead-letters it)
+    assert fault.fired >= 2
+    assert run.output["published"] == 29
+    assert run.output["failed"] == 1
+    assert ledger.account() == {
+        "scheduled": 30,
+        "published": 29,
+        "dead-lettered": 0,
+        "waiting": 1,
         "lost": 0,
         "duplicated": 0,
     }

@@ -351,7 +351,8 @@ def test_a_stack_gives_its_outputs() -> None:
     found = resolve(
         stack="OnTheDot", port=4600, environ={"AWS_ENDPOINT_URL": "x"}, probe=never, cloudformation=cloudformation
     )
-    assert found == Target("OnTheDot-Jobs1", "OnTheDot-Bus1", "stack OnTheDot", bucket_minutes=5)
+    # no BucketMinutes output: the width is the one the table records, read when first needed
+    assert found == Target("OnTheDot-Jobs1", "OnTheDot-Bus1", "stack OnTheDot", bucket_minutes=None)
 
 
 def test_a_stack_may_state_its_bucket_minutes_and_a_flag_overrides_it() -> None:
@@ -493,3 +494,46 @@ def test_a_series_reads_as_key_value_lines() -> None:
     text = cli._series_text(series, NOW)
     assert "rule    cron 0 9 * * 1-5  in Europe/Berlin\n" in text
     assert "limit   3 occurrences\nfired   1\nnext    none: the series has ended" in text
+
+
+# -- the bucket width: the table's, whatever the CLI is pointed at -------------------------------------------------
+
+
+@pytest.fixture
+def fifteen_minute_table(aws: None) -> Any:
+    """A jobs table whose dispatcher records 15-minute buckets on its cursor item."""
+    from onthedot.jobs import TABLE_KEYS
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(TableName="Jobs", BillingMode="PAY_PER_REQUEST", **TABLE_KEYS)
+    dynamodb.put_item(
+        TableName="Jobs",
+        Item={"pk": {"S": "cursor"}, "sk": {"S": "dispatcher"}, "bucket_minutes": {"N": "15"}},
+    )
+    return dynamodb
+
+
+def test_the_cli_keys_jobs_with_the_width_the_table_records(
+    fifteen_minute_table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # WHEN a job due at 12:07 is scheduled with no width given
+    assert cli.main(["schedule", "--table", "Jobs", "--type", "t", "--at", "2099-01-01T12:07:00Z", "--json"]) == 0
+    job = json.loads(capsys.readouterr().out)
+
+    # THEN it sits in the 15-minute bucket of 12:00, where the dispatcher looks, and the CLI finds it by id
+    items = fifteen_minute_table.scan(TableName="Jobs")["Items"]
+    assert sorted(item["pk"]["S"] for item in items) == ["cursor", "j#2099-01-01T12:00"]
+    assert cli.main(["get", job["id"], "--table", "Jobs"]) == 0
+    assert job["id"] in capsys.readouterr().out
+    assert cli.main(["status", "--table", "Jobs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["bucket_minutes"] == 15
+
+
+def test_a_width_flag_that_differs_from_the_table_exits_2_naming_both(
+    fifteen_minute_table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["schedule", "--table", "Jobs", "--bucket-minutes", "5", "--type", "t", "--in", "5m"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("onthedot: bucket_minutes: 5-minute buckets were asked for, but table Jobs records 15-minute")
+    assert [item["pk"]["S"] for item in fifteen_minute_table.scan(TableName="Jobs")["Items"]] == ["cursor"]

@@ -15,6 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from onthedot.client import (
+    BucketWidthMismatch,
     InvalidJob,
     Job,
     JobNotFound,
@@ -720,3 +721,119 @@ def test_a_conflict_that_persists_is_raised(dynamodb: Any, clock: Clock, sleeps:
     with pytest.raises(ClientError, match="TransactionCanceledException"):
         scheduler.schedule("reminder", {}, delay=timedelta(minutes=5), key="order-42")
     assert scan(dynamodb) == []
+
+
+# -- the bucket width: the table's, read once ------------------------------------------------------------------------
+
+
+def record_width(dynamodb: Any, minutes: Any) -> None:
+    """The dispatcher's cursor item, recording the bucket width in force (as the dispatcher writes it)."""
+    value = {"N": str(minutes)} if isinstance(minutes, int) else {"S": str(minutes)}
+    dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": "cursor"},
+            "sk": {"S": "dispatcher"},
+            "bucket": {"S": "j#2026-02-09T11:30"},
+            "bucket_minutes": value,
+        },
+    )
+
+
+def test_a_fresh_table_gets_five_minute_buckets(scheduler: Scheduler, dynamodb: Any) -> None:
+    job = scheduler.schedule("t", {}, at="2026-02-09T12:07:00Z")
+    assert [item["pk"] for item in jobs_in(dynamodb)] == ["j#2026-02-09T12:05"]
+    assert scheduler.bucket_minutes == 5
+    assert scheduler.get(job.id) == job
+
+
+def test_the_width_the_table_records_is_the_width_jobs_are_keyed_with(
+    dynamodb: Any, clock: Clock, sleeps: list[float]
+) -> None:
+    # GIVEN a dispatcher that runs 15-minute buckets, and a Scheduler told nothing about it
+    record_width(dynamodb, 15)
+    scheduler = Scheduler(TABLE, dynamodb=dynamodb, clock=clock, sleep=sleeps.append)
+
+    # WHEN jobs are scheduled, one by one, in a batch and as a series
+    job = scheduler.schedule("t", {}, at="2026-02-09T12:07:00Z")
+    batch = scheduler.schedule_many([JobRequest("t", {}, at="2026-02-09T12:29:59Z")])
+    series = scheduler.schedule_recurring("t", {}, cron="44 12 * * *")
+
+    # THEN each sits in the 15-minute bucket that holds it, and reads back by id
+    assert scheduler.bucket_minutes == 15
+    assert sorted(item["pk"] for item in jobs_in(dynamodb)) == [
+        "j#2026-02-09T12:00",
+        "j#2026-02-09T12:15",
+        "j#2026-02-09T12:30",
+    ]
+    assert scheduler.get(job.id) == job
+    assert scheduler.get(batch[0].id) == batch[0]
+    assert scheduler.get_series(series.id).next == series.next
+    assert [found.id for found in scheduler.list_jobs(start=NOW, end=NOW + timedelta(hours=2)).jobs] == [
+        job.id,
+        batch[0].id,
+        series.next.id if series.next else None,
+    ]
+    moved = scheduler.reschedule(job.id, at="2026-02-09T13:14:00Z")
+    assert job_key(moved.id, 15)[0] == "j#2026-02-09T13:00"
+    assert scheduler.cancel(moved.id).id == moved.id
+
+
+def test_a_width_given_that_matches_the_table_is_fine(dynamodb: Any, clock: Clock) -> None:
+    record_width(dynamodb, 15)
+    scheduler = Scheduler(TABLE, dynamodb=dynamodb, clock=clock, bucket_minutes=15)
+    scheduler.schedule("t", {}, at="2026-02-09T12:07:00Z")
+    assert [item["pk"] for item in jobs_in(dynamodb)] == ["j#2026-02-09T12:00"]
+
+
+def test_a_width_given_is_used_on_a_table_that_records_none(dynamodb: Any, clock: Clock) -> None:
+    scheduler = Scheduler(TABLE, dynamodb=dynamodb, clock=clock, bucket_minutes=15)
+    scheduler.schedule("t", {}, at="2026-02-09T12:07:00Z")
+    assert [item["pk"] for item in jobs_in(dynamodb)] == ["j#2026-02-09T12:00"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.schedule("t", {}, at="2026-02-09T12:07:00Z"),
+        lambda s: s.schedule_many([JobRequest("t", {}, delay=timedelta(minutes=1))]),
+        lambda s: s.schedule_recurring("t", {}, rate="1 hour"),
+        lambda s: s.get(new_job_id(LATER)),
+        lambda s: s.list_jobs(),
+    ],
+    ids=["schedule", "schedule_many", "schedule_recurring", "get", "list_jobs"],
+)
+def test_a_width_given_that_differs_from_the_table_is_refused(
+    dynamodb: Any, clock: Clock, call: Callable[[Scheduler], object]
+) -> None:
+    # GIVEN a table whose dispatcher runs 15-minute buckets, and a caller who says 5
+    record_width(dynamodb, 15)
+    scheduler = Scheduler(TABLE, dynamodb=dynamodb, clock=clock, bucket_minutes=5)
+    before = scan(dynamodb)
+
+    # WHEN it is used, THEN it refuses, naming both widths, and writes nothing
+    with pytest.raises(BucketWidthMismatch) as caught:
+        call(scheduler)
+    assert caught.value.field == "bucket_minutes"
+    assert (caught.value.given, caught.value.recorded) == (5, 15)
+    assert "5-minute buckets were asked for, but table Jobs records 15-minute buckets" in str(caught.value)
+    assert scan(dynamodb) == before
+
+
+def test_the_width_is_read_once(dynamodb: Any, clock: Clock) -> None:
+    record_width(dynamodb, 15)
+    reads = count_calls(dynamodb, "GetItem")
+    scheduler = Scheduler(TABLE, dynamodb=dynamodb, clock=clock)
+    for minute in range(3):
+        scheduler.schedule("t", {}, at=f"2026-02-09T12:0{minute}:00Z")
+    scheduler.list_jobs()
+    assert [read["Key"]["pk"]["S"] for read in reads] == ["cursor"]
+
+
+@pytest.mark.parametrize("recorded", [7, 0, 120, "fifteen"])
+def test_a_damaged_width_on_the_table_is_an_error_not_a_guess(dynamodb: Any, clock: Clock, recorded: Any) -> None:
+    record_width(dynamodb, recorded)
+    before = scan(dynamodb)
+    with pytest.raises(InvalidJob, match=r"bucket_minutes: table Jobs records .* as its bucket width"):
+        Scheduler(TABLE, dynamodb=dynamodb, clock=clock).schedule("t", {}, delay=timedelta(minutes=1))
+    assert scan(dynamodb) == before

@@ -20,6 +20,7 @@ from botocore.awsrequest import AWSResponse
 from functions.publish.dead_letter import DeadLetters
 from functions.publish.publisher import (
     BACKOFF_CAP_SECONDS,
+    HOLD_SECONDS,
     MAX_BYTES_PER_PUT,
     MAX_ERROR_CHARS,
     MAX_KEYS_PER_READ,
@@ -28,6 +29,7 @@ from functions.publish.publisher import (
     parse_event,
     publish_page,
 )
+from onthedot import lateness
 from onthedot.jobs import entry_size, job_resource
 from onthedot.keys import parse_sort_key, partition_key, sort_key
 from onthedot.settings import Settings, publish_environment
@@ -116,7 +118,9 @@ def add_job(
     return sk
 
 
-def run(dynamodb: Any, events: Any, sks: list[str], sleep: Sleeps, *, retries: int = 3, **kwargs: Any) -> PageResult:
+def run(
+    dynamodb: Any, events: Any, sks: list[str], sleep: Any, *, retries: int = 3, now: Any = lambda: NOW, **kwargs: Any
+) -> PageResult:
     return publish_page(
         PK,
         sks,
@@ -127,9 +131,14 @@ def run(dynamodb: Any, events: Any, sks: list[str], sleep: Sleeps, *, retries: i
         source=SOURCE,
         retries=retries,
         sleep=sleep,
-        now=lambda: NOW,
+        now=now,
         **kwargs,
     )
+
+
+def outcome(result: PageResult) -> dict[str, Any]:
+    """What became of each key, from the response (without the lateness figures)."""
+    return {name: result.as_dict()[name] for name in ("published", "advance", "failed", "dead", "missing")}
 
 
 def assert_accounted(result: PageResult, sks: list[str]) -> None:
@@ -310,15 +319,19 @@ def test_worker_receives_detail_unchanged_with_job_id_and_due_time(dynamodb, tab
         assert message["time"] == due.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_lateness_is_the_largest_of_the_page(dynamodb, table, events, sleeps):
+def test_lateness_is_measured_for_every_job_published(dynamodb, table, events, sleeps):
     # GIVEN jobs due 10 s and 200 s into the bucket, published at NOW (6 min 30 s into it)
     sks = [add_job(table, 200), add_job(table, 10)]
 
     # WHEN the page is published
     result = run(dynamodb, events, sks, sleeps)
 
-    # THEN lateness is measured from the earlier due time
-    assert result.max_lateness_seconds == (NOW - (BUCKET + timedelta(seconds=10))).total_seconds() == 380.0
+    # THEN each job's lateness is measured from its own due time, and the response carries their histogram
+    assert sorted(result.lateness_ms) == [190_000.0, 380_000.0]
+    response = result.as_dict()
+    assert response["latenessMaxMs"] == 380_000
+    assert response["lateness"] == lateness.histogram([190_000, 380_000])
+    assert sum(response["lateness"]) == 2
 
 
 def test_nothing_published_has_no_lateness(dynamodb, events, sleeps):
@@ -326,8 +339,88 @@ def test_nothing_published_has_no_lateness(dynamodb, events, sleeps):
 
     result = run(dynamodb, events, sks, sleeps)
 
-    assert result.max_lateness_seconds is None
-    assert result.as_dict() == {"published": [], "advance": [], "failed": [], "dead": [], "missing": 1}
+    assert result.lateness_ms == []
+    assert result.as_dict() == {
+        "published": [],
+        "advance": [],
+        "failed": [],
+        "dead": [],
+        "missing": 1,
+        "notDue": 0,
+        "lateness": [0] * len(lateness.EDGES_MS),
+        "latenessMaxMs": 0,
+    }
+
+
+class Clock:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self, start: datetime) -> None:
+        self.moment = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.moment += timedelta(seconds=seconds)
+
+
+def test_jobs_due_within_the_second_are_held_until_their_due_time_and_never_sent_early(dynamodb, table, events):
+    # GIVEN the dispatcher woke at a whole second and read jobs due 0.25 s, 0.7 s and 1.9 s later
+    woke = BUCKET + timedelta(seconds=60)
+    sks = [
+        add_job(table, 0, sk=sort_key(woke + timedelta(milliseconds=offset), f"job-{offset}"))
+        for offset in (1900, 250, 700)
+    ]
+    clock = Clock(woke)
+    sent_at: list[datetime] = []
+    events.meta.events.register("before-call.events.PutEvents", lambda **_: sent_at.append(clock()))
+
+    # WHEN the page is published
+    result = run(dynamodb, events, sks, clock.sleep, retries=0, now=clock)
+
+    # THEN each is published at its due time exactly: the function slept until then, never sent one early
+    assert sorted(result.published) == sorted(sks)
+    assert clock.slept == pytest.approx([0.25, 0.45, 1.2])
+    assert [moment - woke for moment in sent_at] == [
+        timedelta(milliseconds=250),
+        timedelta(milliseconds=700),
+        timedelta(milliseconds=1900),
+    ]
+    assert result.lateness_ms == [0.0, 0.0, 0.0]
+
+
+def test_a_job_cancelled_while_the_function_waits_for_it_is_not_published(dynamodb, table, events, put_requests):
+    # GIVEN a job due 0.6 s after the dispatcher woke, cancelled (deleted) while the function waits for it
+    woke = BUCKET + timedelta(seconds=60)
+    sk = add_job(table, 0, sk=sort_key(woke + timedelta(milliseconds=600), "cancelled"))
+    clock = Clock(woke)
+
+    def cancel_meanwhile(seconds: float) -> None:
+        table.delete_item(Key={"pk": PK, "sk": sk})
+        clock.sleep(seconds)
+
+    # WHEN the page is published
+    result = run(dynamodb, events, [sk], cancel_meanwhile, retries=0, now=clock)
+
+    # THEN it is read only once due, found gone, and nothing is sent
+    assert (result.published, result.missing) == ([], 1)
+    assert put_requests == []
+
+
+def test_a_job_due_beyond_the_hold_is_left_for_a_later_tick(dynamodb, table, events, put_requests):
+    woke = BUCKET + timedelta(seconds=60)
+    later = add_job(table, 0, sk=sort_key(woke + timedelta(seconds=HOLD_SECONDS + 1), "later"))
+    clock = Clock(woke)
+
+    result = run(dynamodb, events, [later], clock.sleep, retries=0, now=clock)
+
+    assert (result.published, result.failed, result.not_due) == ([], [], 1)
+    assert put_requests == []
+    assert clock.slept == []
+    assert table.get_item(Key={"pk": PK, "sk": later})["Item"]["sk"] == later  # still there
 
 
 # --- failures -------------------------------------------------------------------------------------------
@@ -385,30 +478,58 @@ def test_no_retries_means_one_attempt(dynamodb, table, events, sleeps):
 
 
 def test_a_failed_request_fails_only_its_own_entries(dynamodb, table, events, put_requests, sleeps):
-    # GIVEN 25 jobs, and EventBridge failing the whole second request (after botocore's own retries)
+    # GIVEN 25 jobs, and EventBridge failing the whole request that holds jobs 10-19 (after botocore's retries)
     sks = [add_job(table, n) for n in range(25)]
     calls = []
 
-    def fail_second_call(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+    def fail_second_batch(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         calls.append(1)
-        if len(calls) != 2:
+        if b'{\\"n\\":10}' not in params["body"]:  # job 10's Detail, as PutEvents' JSON body holds it
             return None
         error = {"Code": "InternalException", "Message": "Internal service error"}
         return AWSResponse("https://events", 500, {}, None), {"Error": error, "ResponseMetadata": {}}
 
-    events.meta.events.register("before-call.events.PutEvents", fail_second_call)
+    events.meta.events.register("before-call.events.PutEvents", fail_second_batch)
 
     # WHEN the page is published
     result = run(dynamodb, events, sks, sleeps)
 
-    # THEN the invocation completes: the first and third batches are published, the second is failed
+    # THEN the invocation completes: the first and third batches are published, the second is failed (a
+    # service error, not one for the content: it is not split)
     assert len(calls) == 3
-    assert result.published == sks[:10] + sks[20:]
+    assert sorted(result.published) == sks[:10] + sks[20:]
     assert [failure.sk for failure in result.failed] == sks[10:20]
     assert {failure.error for failure in result.failed} == {
         "PutEvents failed: InternalException: Internal service error"
     }
     assert sleeps == []
+    assert_accounted(result, sks)
+
+
+def test_a_request_refused_for_one_bad_entry_is_split_and_the_good_ones_are_published(
+    dynamodb, table, events, put_requests, sleeps
+):
+    # GIVEN 10 jobs in one request, and EventBridge refusing any request that holds job 6 as a whole (400)
+    sks = [add_job(table, n) for n in range(10)]
+
+    def refuse_job_6(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if b'{\\"n\\":6}' not in params["body"]:
+            return None
+        error = {"Code": "ValidationException", "Message": "1 validation error detected"}
+        return AWSResponse("https://events", 400, {}, None), {
+            "Error": error,
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+
+    events.meta.events.register("before-call.events.PutEvents", refuse_job_6)
+
+    # WHEN the page is published
+    result = run(dynamodb, events, sks, sleeps, retries=0)
+
+    # THEN the request is halved until job 6 stands alone: the nine others are published in this invocation
+    assert sorted(result.published) == [sk for index, sk in enumerate(sks) if index != 6]
+    assert [failure.sk for failure in result.failed] == [sks[6]]
+    assert result.failed[0].error.startswith("PutEvents failed: ValidationException")
     assert_accounted(result, sks)
 
 
@@ -482,7 +603,7 @@ def test_missing_items_are_counted(dynamodb, table, events, put_requests, sleeps
     result = run(dynamodb, events, sks, sleeps)
 
     # THEN they are missing, neither published nor failed, and nothing was sent for them
-    assert result.as_dict() == {"published": [sks[0], sks[2]], "advance": [], "failed": [], "dead": [], "missing": 2}
+    assert outcome(result) == {"published": [sks[0], sks[2]], "advance": [], "failed": [], "dead": [], "missing": 2}
     assert job_ids(flatten(put_requests)) == ["job-0001", "job-0002"]
 
 
@@ -491,7 +612,7 @@ def test_duplicate_keys_are_published_once(dynamodb, table, events, put_requests
 
     result = run(dynamodb, events, [sk, sk], sleeps)
 
-    assert result.as_dict() == {"published": [sk], "advance": [], "failed": [], "dead": [], "missing": 0}
+    assert outcome(result) == {"published": [sk], "advance": [], "failed": [], "dead": [], "missing": 0}
     assert len(flatten(put_requests)) == 1
 
 
@@ -557,9 +678,10 @@ def test_a_malformed_event_is_refused(event):
 
 
 def test_the_event_fixture_parses():
-    pk, sks = parse_event(json.loads((EVENTS_DIR / "publish_page.json").read_text()))
+    pk, sks, run_time = parse_event(json.loads((EVENTS_DIR / "publish_page.json").read_text()))
     assert pk == "j#2026-02-09T11:30"
     assert len(sks) == 3
+    assert run_time == "2026-02-09T11:36:00.000Z"
 
 
 # --- the Lambda handler ---------------------------------------------------------------------------------
@@ -623,17 +745,25 @@ def test_handler_publishes_the_page_and_emits_metrics(fresh_app, table, capsys, 
     finished = datetime.now(UTC)
 
     # THEN it answers plain JSON: both existing jobs published, the third missing
-    assert response == {"published": event["sks"][:2], "advance": [], "failed": [], "dead": [], "missing": 1}
+    assert {name: response[name] for name in ("published", "advance", "failed", "dead", "missing", "notDue")} == {
+        "published": event["sks"][:2],
+        "advance": [],
+        "failed": [],
+        "dead": [],
+        "missing": 1,
+        "notDue": 0,
+    }
+    assert sum(response["lateness"]) == 2
     assert json.loads(json.dumps(response)) == response
-    # ... and emits the counts and the page's lateness as EMF metrics in the configured namespace
+    # ... and emits the counts and each job's lateness as EMF metrics in the configured namespace
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     emf = [line for line in lines if "_aws" in line]
     assert len(emf) == 1
     assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "onthedot-unit"
     assert (emf[0]["Published"], emf[0]["Failed"], emf[0]["Missing"]) == ([2.0], [0.0], [1.0])
-    earliest_due = parse_sort_key(event["sks"][0])[0]
-    [lateness] = emf[0]["LatenessSeconds"]
-    assert (started - earliest_due).total_seconds() <= lateness <= (finished - earliest_due).total_seconds()
+    dues = [parse_sort_key(sk)[0] for sk in event["sks"][:2]]
+    for due, late in zip(sorted(dues, reverse=True), sorted(emf[0]["LatenessSeconds"]), strict=True):
+        assert (started - due).total_seconds() <= late <= (finished - due).total_seconds()
     units = {m["Name"]: m["Unit"] for m in emf[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert units == {
         "Published": "Count",
@@ -714,6 +844,21 @@ def test_a_rejected_job_counts_attempts_and_is_dead_lettered_after_the_last(dyna
     assert letter["reason"] == "3 attempts failed; the last: ThrottlingException: Rate exceeded"
     assert letter["job"]["last_error"] == "ThrottlingException: Rate exceeded"
     assert dead_letter_size(dynamodb) == 1
+
+
+def test_a_job_tried_on_several_ticks_of_one_run_counts_one_attempt(dynamodb, table, events, sleeps):
+    # GIVEN a job that EventBridge rejects every time
+    sk = add_job(table, 0)
+    rejecting = RejectingEvents(events, [sk], times=1_000)
+    dead_letters = dead_letters_of(dynamodb, max_attempts=2)
+
+    # WHEN three ticks of one run try it, then a tick of the next run
+    for run_time in ("run-1", "run-1", "run-1", "run-2"):
+        last = run(dynamodb, rejecting, [sk], sleeps, retries=0, dead_letters=dead_letters, run=run_time)
+
+    # THEN each run counted one attempt: the second run's was the last allowed, so it went to the dead letter
+    assert last.dead == [sk]
+    assert buried(dynamodb)[sk]["attempts"] == 2
 
 
 def test_a_job_that_fails_fewer_times_than_allowed_stays_with_its_attempts(dynamodb, table, events, sleeps):

@@ -1,0 +1,224 @@
+"""moto's hot spots on the local cloud's path, made O(1) per message or per call, or at least cheaper.
+
+Measured with py-spy on ``benchmarks/dispatch_1000.py`` (moto 5.2.5): two thirds of the time went to SQS
+recomputing every queue attribute, counting the whole queue, once or more per message sent or received, and a
+twentieth to ``jsonpath_ng`` building a new parser for each path of each event EventBridge delivers. With those
+gone, a run over 10,000 jobs spent about a quarter of its time in DynamoDB Queries sorting the whole table per
+page. Each patch below keeps moto's behaviour and changes only what it costs; ``PATCHES`` names what each
+replaces, and the guard test fails when a moto upgrade moves or rewrites it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import string
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from botocore.client import BaseClient
+from botocore.config import Config
+from jsonpath_ng.ext import parse as jsonpath_parse
+from moto.core.models import botocore_stubber
+from moto.core.utils import unix_time, unix_time_millis
+from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.table import Table
+from moto.events.utils import EventTemplateParser
+from moto.moto_api._internal import mock_random
+from moto.settings import moto_server_port
+from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
+from moto.sqs.models import MAXIMUM_MESSAGE_DELAY, Message, Queue, SQSBackend
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.parse import preprocessor  # noqa: F401  # loads every Task module that calls boto_client_for
+from moto.stepfunctions.parser.asl.utils import boto_client
+
+from onthedot.local.patching import FunctionPatch, Patch
+
+# -- SQS: sending ----------------------------------------------------------------------------------------
+
+
+def _send_message(  # noqa: PLR0917  # moto's signature
+    self: SQSBackend,
+    queue_name: str,
+    message_body: str,
+    message_attributes: dict[str, Any] | None = None,
+    delay_seconds: int | None = None,
+    deduplication_id: str | None = None,
+    group_id: str | None = None,
+    system_attributes: dict[str, Any] | None = None,
+    validate_group_id: bool = True,
+) -> Message:
+    """moto's ``send_message`` reading ``ContentBasedDeduplication`` from the queue, not from
+    ``Queue.attributes`` (which counts every message in the queue to build the whole attribute map)."""
+    queue = self.get_queue(queue_name)
+    self._validate_message(
+        queue,
+        message_body=message_body,
+        delay_seconds=int(delay_seconds or 0),
+        deduplication_id=deduplication_id,
+        group_id=group_id,
+        validate_group_id=validate_group_id,
+    )
+    delay = int(delay_seconds) if delay_seconds is not None else int(queue.delay_seconds)  # type: ignore[attr-defined]
+    message = Message(str(mock_random.uuid4()), message_body, system_attributes)
+    # Queue.attributes lists ContentBasedDeduplication for FIFO queues only.
+    if queue.fifo_queue and queue.content_based_deduplication:  # type: ignore[attr-defined]
+        message.deduplication_id = hashlib.sha256(message_body.encode("utf-8")).hexdigest()
+    if deduplication_id is not None:
+        message.deduplication_id = deduplication_id
+        message.sequence_number = "".join(random.choice(string.digits) for _ in range(20))
+    if group_id is not None:
+        message.group_id = group_id
+    if message_attributes:
+        message.message_attributes = message_attributes
+    if delay > MAXIMUM_MESSAGE_DELAY:
+        raise InvalidParameterValue(
+            f"Value {delay} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."
+        )
+    message.mark_sent(delay_seconds=delay)
+    queue.add_message(message)
+    return message
+
+
+# -- SQS: receiving and deleting ------------------------------------------------------------------------
+
+
+def _is_message_valid_based_on_retention_period(self: SQSBackend, queue_name: str, message: Message) -> bool:
+    """The retention period read from the queue, not through ``get_queue_attributes`` (which builds the whole
+    attribute map three times, counting the queue each time, for every message received)."""
+    retention_period = int(self.get_queue(queue_name).message_retention_period)  # type: ignore[attr-defined]
+    return bool(retention_period + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
+
+
+class _VisibleMessages:
+    """``Queue.messages`` without building the list: ``receive_message`` takes the first few visible messages,
+    and ``wait_for_messages`` asks only whether there is one. Iterates over a snapshot of the queue."""
+
+    def __init__(self, queue: Queue) -> None:
+        self._messages = tuple(queue._messages)
+
+    def __iter__(self) -> Iterator[Message]:
+        now = unix_time_millis()
+        return (message for message in self._messages if message.visible_at < now and message.delayed_until <= now)
+
+    def __bool__(self) -> bool:
+        return next(iter(self), None) is not None
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _messages(self: Queue) -> _VisibleMessages:
+    return _VisibleMessages(self)
+
+
+def _delete_message(self: Queue, receipt_handle: str) -> None:
+    """moto's ``Queue.delete_message`` without rebuilding the message list: a drain deletes what it just
+    received, from the front of the queue, so finding the message stops early."""
+    if receipt_handle in self.deleted_messages:
+        return  # already deleted: deleting again succeeds, as on AWS
+    message = next((message for message in self._messages if message.had_receipt_handle(receipt_handle)), None)
+    if message is None:
+        raise ReceiptHandleIsInvalid()
+    self.pending_messages.discard(message)
+    self.deleted_messages.update(message.all_receipt_handles)  # type: ignore[arg-type]
+    self._messages.remove(message)
+
+
+# -- DynamoDB: sorting a table ----------------------------------------------------------------------------
+
+
+def _all_items(self: Table) -> list[Item]:
+    """moto's ``Table.all_items`` (every item, by hash and range key), sorting on each key's value computed once
+    per item: moto compares ``DynamoType`` objects, which recompute both values in Python for every comparison,
+    and every Query sorts the whole table so, once per page."""
+    items: list[Item] = []
+    for hash_set in self.items.values():
+        if self.range_key_attr:
+            items.extend(hash_set.values())
+        else:
+            items.append(hash_set)  # type: ignore[arg-type]  # moto keeps a hash-only table's items unnested
+    return sorted(
+        items,
+        key=lambda x: (x.hash_key.cast_value, x.range_key.cast_value) if x.range_key else x.hash_key.cast_value,
+    )
+
+
+# -- EventBridge: input paths ---------------------------------------------------------------------------
+
+_cached_jsonpath = lru_cache(maxsize=256)(jsonpath_parse)
+
+
+def _parse_event_template(
+    input_template: str, input_paths_map: dict[str, Any], event: dict[str, Any]
+) -> dict[str, Any]:
+    """moto's ``EventTemplateParser.parse`` with each JSONPath parsed once per process, not per event."""
+    template = input_template or EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    paths = input_paths_map or EventTemplateParser.DEFAULT_EVENT_INPUT_PATHS_MAP
+    for name, path in paths.items():
+        matches = _cached_jsonpath(path).find(event)
+        result = EventTemplateParser._stringify(matches[0].value) if matches else None
+        if result:
+            template = template.replace(f"<{name}>", result)
+    for name, value in (("aws.events.event.json", event), ("aws.events.event.ingestion-time", event["ingestion-time"])):
+        template = template.replace(f"<{name}>", EventTemplateParser._stringify(value))
+    return dict(json.loads(template))
+
+
+# -- Step Functions: one client per service ---------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _client(region: str, service: str, endpoint_url: str | None) -> BaseClient:
+    import boto3
+
+    return boto3.client(
+        aws_access_key_id="ak",
+        region_name=region,
+        service_name=service,
+        aws_secret_access_key="sk",  # noqa: S106  # moto's dummy credentials
+        endpoint_url=endpoint_url,
+        config=Config(
+            parameter_validation=False,
+            retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            max_pool_connections=64,  # shared by every Map iteration (mapConcurrency is at most 40)
+        ),
+    )
+
+
+def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> BaseClient:
+    """moto's ``boto_client_for``, with the client built once per region, service and endpoint instead of once
+    per Task (botocore clients are thread-safe; building one loads its service model)."""
+    endpoint_url = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
+    return _client(region, service, endpoint_url)
+
+
+PATCHES: tuple[Patch, ...] = (
+    Patch(SQSBackend, "send_message", _send_message, why="Queue.attributes counts the queue per message sent"),
+    Patch(
+        SQSBackend,
+        "is_message_valid_based_on_retention_period",
+        _is_message_valid_based_on_retention_period,
+        why="get_queue_attributes counts the queue three times per message received",
+    ),
+    Patch(Queue, "messages", property(_messages), why="receive_message lists every visible message per call"),
+    Patch(Queue, "delete_message", _delete_message, why="delete_message rebuilds the message list per message"),
+    Patch(Table, "all_items", _all_items, why="every Query sorts the table comparing DynamoType objects in Python"),
+    Patch(
+        EventTemplateParser,
+        "parse",
+        staticmethod(_parse_event_template),
+        why="jsonpath_ng builds a parser per path per event delivered",
+    ),
+    FunctionPatch(
+        boto_client,
+        "boto_client_for",
+        _boto_client_for,
+        why="a boto3 client per Task state",
+        importers=("moto.stepfunctions.parser.",),
+    ),
+)

@@ -1,0 +1,16 @@
+"""Every patch of moto the local cloud installs, as one set: ``MOTO.install()`` and ``MOTO.uninstall()``."""
+
+from __future__ import annotations
+
+from onthedot.local import jsonata_engine, lambda_runtime, moto_speed, persistence, step_functions
+from onthedot.local.patching import PatchSet
+
+MOTO = PatchSet(
+    [
+        *jsonata_engine.PATCHES,
+        *lambda_runtime.PATCHES,
+        *moto_speed.PATCHES,
+        *step_functions.PATCHES,
+        *persistence.PATCHES,
+    ]
+)
