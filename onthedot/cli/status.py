@@ -98,7 +98,8 @@ def _text(document: dict[str, Any], upcoming: Job | None, target: Target, now: d
     figures = document["lateness"]
     if figures["jobs"]:
         lines.append(
-            f"lateness  over the last {figures['runs']} runs ({figures['jobs']} jobs): p50 ≤ {figures['p50_s']:g} s"
+            f"lateness  over the last {_count(figures['runs'], 'run')} ({_count(figures['jobs'], 'job')}):"
+            f" p50 ≤ {figures['p50_s']:g} s"
             f" · p99 ≤ {figures['p99_s']:g} s · max {figures['max_s']:.3f} s"
         )
     if not document["runs"]:
@@ -146,6 +147,10 @@ def _bucket_of(partition: str | None) -> datetime | None:
         return datetime.strptime(partition[len(PK_PREFIX) :], "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _lateness(dynamodb: Any, table: str) -> dict[str, Any]:

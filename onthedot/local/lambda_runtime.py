@@ -71,6 +71,10 @@ class InProcessFunction:
                 self._module = module
             return getattr(self._module, self.handler_name)
 
+    def warm(self) -> None:
+        """Import the handler module ahead of the first invocation."""
+        self._handler()
+
     def invoke(self, event: Any) -> tuple[str, bool, str]:
         try:
             # No lock is held while the handler runs: it may call a service whose write invokes another
