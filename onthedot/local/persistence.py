@@ -137,7 +137,9 @@ class TableJournal:
             else:
                 names = [table.hash_key_attr, *([table.range_key_attr] if table.range_key_attr else [])]
                 line = _line({"deleted": {name: DynamoType(key[name]).to_json() for name in names}})
-            os.write(self._fd, line.encode())
+            data = line.encode()
+            while data:  # one write, unless the disk is full (then OSError: the caller sees the call fail)
+                data = data[os.write(self._fd, data) :]
             self._journaled += 1
             # A long session (a run record and a cursor write a tick) compacts as it goes: the journal stays
             # within a few times the table.

@@ -55,8 +55,10 @@ def run_jsonata(template: str, **bindings: Any) -> Any:
 
 
 def plan_window(knobs: Settings, started: int, **read: Any) -> dict[str, Any]:
+    """The "Read the clock" state, then "Plan window"."""
     context = {"Execution": {"StartTime": iso(started)}}
-    return dict(run_jsonata(state("Plan window", knobs)["Output"], states={"input": read, "context": context}))
+    clock = run_jsonata(state("Read the clock", knobs)["Output"], states={"input": read, "context": context})
+    return dict(run_jsonata(state("Plan window", knobs)["Output"], states={"input": clock}))
 
 
 @settings(max_examples=200, deadline=None)
@@ -137,7 +139,8 @@ def test_plan_catch_up_agrees_with_python(
     if cursor is not None:
         read["cursor"] = cursor
 
-    output = run_jsonata(state("Plan catch-up", knobs)["Output"], states={"input": read})
+    backlog = run_jsonata(state("Find the backlog", knobs)["Output"], states={"input": read})
+    output = run_jsonata(state("Plan catch-up", knobs)["Output"], states={"input": backlog})
 
     expected = plan.catch_up(cutoff, cursor, width, catch_up)
     assert {name: output[name] for name in expected} == expected
@@ -214,13 +217,10 @@ def test_advance_cursor_agrees_with_python(start: int, width: int, results: list
         partition = {"pk": plan.key(first + index * bucket_ms), **{k: v for k, v in result.items() if v is not None}}
         drained.append(partition)
     cursor_bound = plan.key(first + bound * bucket_ms)
-    arguments = run_jsonata(
-        state("Advance cursor", Settings(bucketMinutes=width))["Arguments"],
-        catchUp=drained,
-        cursorBound=cursor_bound,
-        cursorRead=drained[0]["pk"],
+    planned = run_jsonata(
+        state("Plan cursor", Settings(bucketMinutes=width))["Output"], catchUp=drained, cursorBound=cursor_bound
     )
-    assert arguments["ExpressionAttributeValues"][":next"]["S"] == plan.next_cursor(drained, cursor_bound, width)
+    assert planned["next"] == plan.next_cursor(drained, cursor_bound, width)
 
 
 @pytest.mark.usefixtures("jobs")
