@@ -136,7 +136,7 @@ def _delete_message(self: Queue, receipt_handle: str) -> None:
 def _all_items(self: Table) -> list[Item]:
     """moto's ``Table.all_items`` (every item, by hash and range key), sorting on each key's value computed once
     per item: moto compares ``DynamoType`` objects, which recompute both values in Python for every comparison,
-    and every Query sorts the whole table so, once per page."""
+    and every Scan (and Query of an index) sorts the whole table so, once per page."""
     items: list[Item] = []
     for hash_set in self.items.values():
         if self.range_key_attr:
@@ -289,7 +289,7 @@ PATCHES: tuple[Patch, ...] = (
     ),
     Patch(Queue, "messages", property(_messages), why="receive_message lists every visible message per call"),
     Patch(Queue, "delete_message", _delete_message, why="delete_message rebuilds the message list per message"),
-    Patch(Table, "all_items", _all_items, why="every Query sorts the table comparing DynamoType objects in Python"),
+    Patch(Table, "all_items", _all_items, why="every Scan sorts the table comparing DynamoType objects in Python"),
     Patch(Table, "query", _query, why="every Query lists, sorts and filters the whole table"),
     Patch(
         EventTemplateParser,

@@ -6,6 +6,7 @@ command, so that what reaches the terminal (exit code, stderr, nothing else) is 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -26,11 +27,14 @@ def server() -> Iterator[tuple[int, Any]]:
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     moto.start()
+    dynamodb = local_dynamodb(port)
     try:
-        dynamodb = local_dynamodb(port)
         dynamodb.create_table(TableName=LOCAL.table, BillingMode="PAY_PER_REQUEST", **TABLE_KEYS)
         yield port, dynamodb
     finally:
+        # moto keeps its state in this process: a table left behind would clash with a local cloud's own
+        with contextlib.suppress(Exception):
+            dynamodb.delete_table(TableName=LOCAL.table)
         moto.stop()
 
 

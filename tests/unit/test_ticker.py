@@ -4,8 +4,10 @@ runs have finished, and whatever went wrong with one start."""
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 from onthedot.local.cloud import Run, Ticker
+from onthedot.settings import Settings
 
 
 class FakeCloud:
@@ -17,8 +19,9 @@ class FakeCloud:
         self.release = threading.Event()
         self._lock = threading.Lock()
         self.three_started = threading.Event()
+        self.settings = Settings()
 
-    def start_dispatch(self) -> str:
+    def start_dispatch(self, now: datetime | None = None, until: datetime | None = None) -> str:
         with self._lock:
             if self.fail_starts:
                 self.fail_starts -= 1
