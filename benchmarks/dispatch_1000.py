@@ -30,7 +30,7 @@ def seed(cloud: LocalCloud, now: datetime, count: int, detail_bytes: int, span: 
     dynamodb = cloud.client("dynamodb")
     requests = []
     for index in range(count):
-        due = now - span * index / max(count, 1)
+        due = now - span * (index + 1) / max(count, 1)  # all before now: the replayed run catches them up
         requests.append(
             {
                 "PutRequest": {
@@ -61,8 +61,9 @@ def main() -> int:
     args = parser.parse_args()
 
     with LocalCloud(port=free_port()) as cloud:
-        # A run 4 minutes into a bucket; the jobs are due within it, or over it and the previous one.
-        now = keys.bucket_start(datetime.now(UTC), cloud.settings.bucketMinutes) + timedelta(minutes=4)
+        # A run 4 minutes into the previous bucket (in the past: the publish function sends no job before its due
+        # time by the real clock); the jobs are due within that bucket, or over it and the one before.
+        now = keys.bucket_start(datetime.now(UTC), cloud.settings.bucketMinutes) - timedelta(minutes=1)
         span = timedelta(minutes=4 if args.partitions == 1 else 8)
         seed(cloud, now, args.jobs, args.detail_bytes, span)
         with count_api_calls() as calls:

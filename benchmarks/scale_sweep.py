@@ -54,8 +54,10 @@ class Point:
 
 
 def _run_time(cloud: LocalCloud) -> datetime:
-    """A run 4 minutes into the current bucket; the jobs are due over those 4 minutes (as dispatch_1000)."""
-    return keys.bucket_start(datetime.now(UTC), cloud.settings.bucketMinutes) + timedelta(minutes=4)
+    """A run 4 minutes into the last whole bucket; the jobs are due over those 4 minutes. In the past, so that
+    every job is due by the real clock as well as by the run's ``now``."""
+    width = cloud.settings.bucketMinutes
+    return keys.bucket_start(datetime.now(UTC) - timedelta(minutes=width), width) + timedelta(minutes=4)
 
 
 def _jobs_left(cloud: LocalCloud) -> int:
@@ -102,11 +104,8 @@ def measure_yardstick(jobs: int, detail_bytes: int) -> Timing:
         now = _run_time(cloud)
         seed(cloud, now, jobs, detail_bytes, timedelta(minutes=4))
         dynamodb, events = cloud.client("dynamodb"), cloud.client("events")
-        items = [
-            item
-            for page in dynamodb.get_paginator("scan").paginate(TableName=cloud.names.table)
-            for item in page["Items"]
-        ]
+        pages = dynamodb.get_paginator("scan").paginate(TableName=cloud.names.table)
+        items = [item for page in pages for item in page["Items"] if item["pk"]["S"].startswith(keys.PK_PREFIX)]
         with Stopwatch() as watch:
             for item in items:
                 events.put_events(
