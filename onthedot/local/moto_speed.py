@@ -117,6 +117,11 @@ def _messages(self: Queue) -> _VisibleMessages:
     return _VisibleMessages(self)
 
 
+# Receipt handles remembered so that deleting a message twice succeeds: a queue drained for days would otherwise
+# hold every handle it ever gave out. A delete repeated after this many others finds its handle invalid.
+DELETED_HANDLES_KEPT = 10_000
+
+
 def _delete_message(self: Queue, receipt_handle: str) -> None:
     """moto's ``Queue.delete_message`` without rebuilding the message list: a drain deletes what it just
     received, from the front of the queue, so finding the message stops early."""
@@ -126,6 +131,8 @@ def _delete_message(self: Queue, receipt_handle: str) -> None:
     if message is None:
         raise ReceiptHandleIsInvalid()
     self.pending_messages.discard(message)
+    if len(self.deleted_messages) > DELETED_HANDLES_KEPT:  # moto keeps every handle ever deleted: bound it
+        self.deleted_messages.clear()
     self.deleted_messages.update(message.all_receipt_handles)  # type: ignore[arg-type]
     self._messages.remove(message)
 

@@ -43,3 +43,27 @@ def test_moto_keeps_only_the_last_finished_runs(cloud: LocalCloud, jobs: Jobs, m
     assert {execution["executionArn"] for execution in listed} == set(arns[-3:])
     assert cloud.history_stats(arns[-1])[0] > 0  # the run just finished is still readable
     assert not [thread for thread in list(TMP_THREADS) if not thread.is_alive()][10:]  # finished threads forgotten
+
+
+def test_a_queue_drained_for_long_remembers_a_bounded_number_of_deleted_handles(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.sqs.models import sqs_backends
+
+    from onthedot.local import moto_speed
+
+    # GIVEN a local cloud that remembers at most 5 deleted receipt handles
+    monkeypatch.setattr(moto_speed, "DELETED_HANDLES_KEPT", 5)
+    sqs = cloud.client("sqs")
+    queue = sqs_backends["123456789012"]["us-east-1"].queues[cloud.names.worker_queue]
+
+    # WHEN 12 messages are received and deleted, one by one
+    for index in range(12):
+        sqs.send_message(QueueUrl=cloud.queue_url, MessageBody=json.dumps({"n": index}))
+        [message] = sqs.receive_message(QueueUrl=cloud.queue_url)["Messages"]
+        sqs.delete_message(QueueUrl=cloud.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        # THEN deleting the last one again still succeeds, as on AWS
+        sqs.delete_message(QueueUrl=cloud.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    # AND what the queue remembers stays bounded
+    assert len(queue.deleted_messages) <= 6
