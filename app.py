@@ -14,7 +14,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from infra import OnTheDotStack, read_settings
-from onthedot.settings import SettingsError
+from onthedot.deploy.settings import SettingsError
 
 
 def environment() -> cdk.Environment | None:

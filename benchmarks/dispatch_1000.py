@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from onthedot import keys
+from onthedot.core import keys
 from onthedot.local.cloud import LocalCloud, free_port
 from onthedot.local.metering import count_api_calls
 

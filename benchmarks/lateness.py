@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import cost_model
-from onthedot import keys, lateness
 from onthedot.client import JobRequest, Scheduler
-from onthedot.jobs import due_time_of, job_id_of
+from onthedot.core import keys, lateness
+from onthedot.core.jobs import due_time_of, job_id_of
+from onthedot.deploy.settings import Settings, look_ahead_ms
 from onthedot.local.cloud import LocalCloud, Run, Ticker, free_port
 from onthedot.local.metering import count_api_calls
-from onthedot.settings import Settings, look_ahead_ms
 
 LEAD_IN = timedelta(seconds=15)  # the first due time, after start-up
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from benchmarks.dispatch_1000 import seed
-from onthedot import keys
+from onthedot.core import keys
 from onthedot.local.cloud import LocalCloud, free_port
 
 # Issue 7's bar: a run over 1,000 jobs within 3 times the yardstick; linear growth beyond it.

@@ -1,6 +1,6 @@
 """onthedot as one construct to add to any CDK app: ``OnTheDot(self, "Scheduler", settings=Settings(...))``.
 
-Its props are ``onthedot.settings.Settings``: a frozen dataclass with one typed field per knob, its default
+Its props are ``onthedot.deploy.settings.Settings``: a frozen dataclass with one typed field per knob, its default
 and its validation, the same that ``cdk.json`` context and ``onthedot local -c`` fill in. A knob added there
 reaches this construct without a change here.
 """
@@ -22,7 +22,7 @@ from infra.publisher import Publisher
 from infra.rewind import Rewind
 from infra.storage import JobsStorage
 from infra.workers import ExampleWorker
-from onthedot.settings import Settings
+from onthedot.deploy.settings import Settings
 
 # What onthedot.client.Scheduler and the CLI do to the jobs table: write a job (alone, in a batch or in a
 # transaction with its idempotency key or series), read, list, cancel, reschedule.

@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from onthedot.settings import DEFINITION_PATH, METRICS_NAMESPACE, Settings, substitutions
+from onthedot.deploy.settings import DEFINITION_PATH, METRICS_NAMESPACE, Settings, substitutions
 
 
 class Dispatcher(Construct):

@@ -31,9 +31,11 @@ POWERTOOLS_VERSION = version("aws-lambda-powertools")
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"
 
 
-def code_exclude(function_folder: str, modules: Sequence[str], shared: Sequence[str] = ()) -> list[str]:
-    """Asset exclude patterns that keep only ``functions/<function_folder>``, ``onthedot/<module>.py`` and the
-    ``shared`` files of other function folders (``"publish/dead_letter.py"``, with that folder's __init__.py).
+def code_exclude(function_folder: str, modules: Sequence[str] = (), shared: Sequence[str] = ()) -> list[str]:
+    """Asset exclude patterns that keep only ``functions/<function_folder>``, the core package whole
+    (``onthedot/core``: it imports nothing else of the repository), ``onthedot/<module>.py`` for the few modules
+    beside it a function needs (the worker kit), and the ``shared`` files of other function folders
+    (``"publish/dead_letter.py"``, with that folder's __init__.py).
 
     GLOB mode: a later "!" pattern re-includes; an excluded directory is not descended into.
     """
@@ -53,6 +55,8 @@ def code_exclude(function_folder: str, modules: Sequence[str], shared: Sequence[
         *(f"!functions/{path}" for path in shared),
         "!onthedot",
         "!onthedot/__init__.py",
+        "!onthedot/core",
+        "!onthedot/core/**",
         *(f"!onthedot/{module}.py" for module in modules),
         "__pycache__",
         "*.pyc",
@@ -78,7 +82,7 @@ class OnTheDotFunction(Construct):
         construct_id: str,
         *,
         function_folder: str,
-        modules: Sequence[str],
+        modules: Sequence[str] = (),
         description: str,
         shared: Sequence[str] = (),
         environment: Mapping[str, str],

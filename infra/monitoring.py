@@ -1,4 +1,4 @@
-"""A dashboard and alarms over onthedot's metrics (names from ``onthedot.metrics``), and where alarms go.
+"""A dashboard and alarms over onthedot's metrics (names from ``onthedot.core.metrics``), and where alarms go.
 
 Alarms, each with its threshold knob:
 
@@ -27,8 +27,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from onthedot import metrics
-from onthedot.settings import Settings
+from onthedot.core import metrics
+from onthedot.deploy.settings import Settings
 
 ALARM_MINUTES = 5
 

@@ -9,10 +9,7 @@ from constructs import Construct
 
 from infra.dependencies import DependenciesLayer
 from infra.functions import ARCHITECTURE, RUNTIME, OnTheDotFunction
-from onthedot.settings import Settings, publish_environment
-
-# The library modules the function imports; everything else of the repository stays out of its asset.
-MODULES = ("keys", "jobs", "errors", "recurrence", "lateness", "metrics")
+from onthedot.deploy.settings import Settings, publish_environment
 
 
 class Publisher(Construct):
@@ -34,7 +31,6 @@ class Publisher(Construct):
             self,
             "Publish",
             function_folder="publish",
-            modules=MODULES,
             description="Publishes a page of due jobs to the onthedot bus.",
             environment=publish_environment(
                 settings,

@@ -12,9 +12,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.functions import OnTheDotFunction
-from onthedot.jobs import PK
-from onthedot.keys import PK_PREFIX
-from onthedot.settings import Settings, rewind_environment
+from onthedot.core.jobs import PK
+from onthedot.core.keys import PK_PREFIX
+from onthedot.deploy.settings import Settings, rewind_environment
 
 
 class Rewind(Construct):
@@ -35,7 +35,6 @@ class Rewind(Construct):
             self,
             "Rewind",
             function_folder="rewind",
-            modules=("keys", "jobs"),
             shared=("publish/dead_letter.py",),  # how a job is buried, shared with the publish function
             description="Checks each job written: moves the cursor back, re-files or dead-letters odd keys.",
             environment=rewind_environment(settings, table.table_name, dead_letter_table.table_name),

@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.construct import OnTheDot
-from onthedot.settings import Settings
+from onthedot.deploy.settings import Settings
 
 
 def read_settings(scope: Construct) -> Settings:

@@ -8,11 +8,11 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from onthedot.jobs import EXPIRES_AT, PK, SK
+from onthedot.core.jobs import EXPIRES_AT, PK, SK
 
 
 class JobsStorage(Construct):
-    """The jobs table and the dead-letter table, keyed as ``onthedot.keys`` computes: on demand,
+    """The jobs table and the dead-letter table, keyed as ``onthedot.core.keys`` computes: on demand,
     point-in-time recovery on, encrypted with the AWS managed key, kept when the stack is deleted (user data)."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:

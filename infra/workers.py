@@ -74,7 +74,7 @@ class ExampleWorker(Construct):
             self,
             "Worker",
             function_folder="example_worker",
-            modules=("jobs", "keys", "worker"),
+            modules=("worker",),
             description=f"Example onthedot worker: sends each '{detail_type}' job once.",
             environment={
                 IDEMPOTENCY_TABLE_ENV: self.table.table_name,

@@ -19,7 +19,7 @@ named below); ``infra.workers.ExampleWorker`` builds one. A handler that raises 
 does the work. A duplicate that arrives while the first delivery still runs fails with
 ``IdempotencyAlreadyInProgressError``; Lambda's asynchronous retries then return the stored result.
 
-This module imports nothing beyond the standard library and ``onthedot.jobs`` until ``idempotent_job`` is
+This module imports nothing beyond the standard library and ``onthedot.core.jobs`` until ``idempotent_job`` is
 called, and then only Powertools' idempotency utility (in the Lambda runtime, from the Powertools layer).
 """
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from onthedot.jobs import JOB_RESOURCE_PREFIX, job_id_of
+from onthedot.core.jobs import JOB_RESOURCE_PREFIX, job_id_of
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
@@ -47,7 +47,7 @@ IDEMPOTENCY_EXPIRY_ATTRIBUTE = "expiration"
 # minutes apart; a day also covers EventBridge's retries of one delivery (at most 24 hours).
 DEFAULT_EXPIRES_AFTER_SECONDS = 24 * 60 * 60
 
-# The idempotency key: the first resource naming an onthedot job, as ``onthedot.jobs.job_id_of`` reads it.
+# The idempotency key: the first resource naming an onthedot job, as ``onthedot.core.jobs.job_id_of`` reads it.
 JOB_ID_JMESPATH = f"resources[?starts_with(@, '{JOB_RESOURCE_PREFIX}')] | [0]"
 
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])

@@ -22,13 +22,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.publish.dead_letter import DeadLetters
 from functions.publish.observability import logger, metrics, tracer
 from functions.publish.publisher import PageResult, parse_event, publish_page
-from onthedot import metrics as names
+from onthedot.core import metrics as names
 
 
 def _required(name: str) -> str:
     value = os.environ.get(name, "")
     if not value:
-        raise RuntimeError(f"environment variable {name} is not set (see onthedot.settings.publish_environment)")
+        raise RuntimeError(f"environment variable {name} is not set (see onthedot.deploy.settings.publish_environment)")
     return value
 
 

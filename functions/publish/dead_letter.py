@@ -15,8 +15,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from onthedot import jobs
-from onthedot.keys import format_time
+from onthedot.core import jobs
+from onthedot.core.keys import format_time
 
 POISON = "poison job: "
 

@@ -1,7 +1,7 @@
 """Logger, Tracer and Metrics of the publish function, created once.
 
 Service name, log level and metrics namespace come from the ``POWERTOOLS_*`` environment variables that
-``onthedot.settings.publish_environment`` sets; they are read when this module is first imported.
+``onthedot.deploy.settings.publish_environment`` sets; they are read when this module is first imported.
 """
 
 from __future__ import annotations

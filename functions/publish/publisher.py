@@ -25,9 +25,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.publish.dead_letter import POISON, DeadLetters
 from functions.publish.observability import logger
 from functions.publish.series import Advance, resolve_occurrences, series_key
-from onthedot import lateness
-from onthedot.jobs import ATTEMPTS, PK, SERIES_PK_PREFIX, SK, PoisonJob, entry_size, event_entry
-from onthedot.keys import DEFAULT_BUCKET_MINUTES, parse_sort_key
+from onthedot.core import lateness
+from onthedot.core.jobs import ATTEMPTS, PK, SERIES_PK_PREFIX, SK, PoisonJob, entry_size, event_entry
+from onthedot.core.keys import DEFAULT_BUCKET_MINUTES, parse_sort_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource

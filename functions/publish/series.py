@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.publish.dead_letter import POISON
-from onthedot import jobs, keys
+from onthedot.core import jobs, keys
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def resolve_occurrences(
     occurrences = {sk: item for sk, item in items.items() if jobs.SERIES in item}
     if not occurrences:
         return {}, {}
-    from onthedot.recurrence import Rule  # croniter is imported only when a page holds recurring jobs
+    from onthedot.core.recurrence import Rule  # croniter is imported only when a page holds recurring jobs
 
     series_items, errors = read_series({str(item[jobs.SERIES]) for item in occurrences.values()})
     advances: dict[str, Advance] = {}

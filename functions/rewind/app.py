@@ -26,7 +26,7 @@ from functions.rewind.arrivals import Arrivals, Sweep
 def _required(name: str) -> str:
     value = os.environ.get(name, "")
     if not value:
-        raise RuntimeError(f"environment variable {name} is not set (see onthedot.settings.rewind_environment)")
+        raise RuntimeError(f"environment variable {name} is not set (see onthedot.deploy.settings.rewind_environment)")
     return value
 
 

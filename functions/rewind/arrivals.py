@@ -36,7 +36,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.publish.dead_letter import POISON, DeadLetters
-from onthedot import jobs, keys
+from onthedot.core import jobs, keys
 
 
 @dataclass(frozen=True)
@@ -282,7 +282,7 @@ class Arrivals:
     def _bury(self, pk: str, sk: str, reason: str, outcome: Outcome, item: dict[str, Any] | None = None) -> None:
         """Dead-letter the job, then delete it: it is never in neither place."""
         if self.dead_letters is None:
-            raise RuntimeError("DEAD_LETTER_TABLE_NAME is not set (see onthedot.settings.rewind_environment)")
+            raise RuntimeError("DEAD_LETTER_TABLE_NAME is not set (see onthedot.deploy.settings.rewind_environment)")
         item = item or self._read(pk, sk)
         if item is None:
             outcome.gone += 1

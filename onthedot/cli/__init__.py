@@ -30,7 +30,7 @@ from onthedot.cli.values import id_kind, parse_detail, parse_duration, parse_mom
 
 if TYPE_CHECKING:
     from onthedot.client import Scheduler
-    from onthedot.target import Target
+    from onthedot.deploy.target import Target
 
 __all__ = [
     "EXIT_FAILURE",
@@ -81,7 +81,7 @@ def _main(argv: Sequence[str] | None) -> int:
 def connect(args: argparse.Namespace) -> tuple[Scheduler, Target]:
     """The scheduler over the table the options (and the environment) point at."""
     from onthedot.client import Scheduler
-    from onthedot.target import TargetError, resolve
+    from onthedot.deploy.target import TargetError, resolve
 
     target = resolve(
         table=args.table,
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from onthedot.client import InvalidJob, JobNotFound
-    from onthedot.target import TargetError
+    from onthedot.deploy.target import TargetError
 
     target: Target | None = None
     try:

@@ -14,7 +14,7 @@ from onthedot.cli.values import id_kind, parse_detail, parse_moment
 
 if TYPE_CHECKING:
     from onthedot.client import Scheduler, Series
-    from onthedot.target import Target
+    from onthedot.deploy.target import Target
 
 
 def schedule(args: argparse.Namespace, scheduler: Scheduler, _target: Target, now: datetime) -> Output:

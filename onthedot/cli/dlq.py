@@ -11,7 +11,7 @@ from onthedot.cli.values import parse_detail
 
 if TYPE_CHECKING:
     from onthedot.client import DeadLetter, Scheduler
-    from onthedot.target import Target
+    from onthedot.deploy.target import Target
 
 REASON_WIDTH = 60  # dlq list shortens reasons to this many characters (--json has them whole)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from onthedot.cli.exits import EXIT_USAGE, fail
-from onthedot.settings import Settings, SettingsError
+from onthedot.deploy.settings import Settings, SettingsError
 
 
 def local(args: argparse.Namespace) -> int:

@@ -76,7 +76,7 @@ def more_hint(command: str, cursor: str, limit: int) -> str:
 
 
 def iso(moment: datetime) -> str:
-    from onthedot.keys import format_time
+    from onthedot.core.keys import format_time
 
     return format_time(moment)
 
@@ -105,7 +105,7 @@ def relative(moment: datetime, now: datetime) -> str:
 
 def relative_text(text: Any, now: datetime) -> str:
     """:func:`relative` for a time as stored; ``?`` when it is not one."""
-    from onthedot.keys import KeyFormatError, parse_time
+    from onthedot.core.keys import KeyFormatError, parse_time
 
     try:
         return relative(parse_time(str(text).replace("Z", "+00:00")), now)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from onthedot.client import Job, Scheduler
-    from onthedot.target import Target
+    from onthedot.deploy.target import Target
 
 RECENT_RUNS = 5
 STATUS_HORIZON = timedelta(hours=1)
@@ -24,7 +24,7 @@ LATENESS_RUNS = 60  # status reads lateness over the last hour of runs
 
 
 def status(_args: argparse.Namespace, scheduler: Scheduler, target: Target, now: datetime) -> Output:
-    from onthedot import keys
+    from onthedot.core import keys
 
     dynamodb = scheduler.dynamodb
     minutes = scheduler.bucket_minutes  # the table's own width (status reads it as the dispatcher does)
@@ -131,7 +131,7 @@ def _count_partition(dynamodb: Any, table: str, partition: str) -> int:
 
 def _dispatcher_cursor(dynamodb: Any, table: str) -> str | None:
     """The dispatcher's cursor: the oldest bucket (a pk) that may still hold due jobs; None before any run."""
-    from onthedot.jobs import CURSOR_BUCKET, CURSOR_PK, CURSOR_SK
+    from onthedot.core.jobs import CURSOR_BUCKET, CURSOR_PK, CURSOR_SK
 
     item = dynamodb.get_item(TableName=table, Key={"pk": {"S": CURSOR_PK}, "sk": {"S": CURSOR_SK}}).get("Item", {})
     return item.get(CURSOR_BUCKET, {}).get("S")
@@ -139,7 +139,7 @@ def _dispatcher_cursor(dynamodb: Any, table: str) -> str | None:
 
 def _bucket_of(partition: str | None) -> datetime | None:
     """The start of the bucket a ``j#YYYY-MM-DDTHH:MM`` partition key names; None for anything else."""
-    from onthedot.keys import PK_PREFIX
+    from onthedot.core.keys import PK_PREFIX
 
     if partition is None or not partition.startswith(PK_PREFIX):
         return None
@@ -154,9 +154,9 @@ def _count(number: int, noun: str) -> str:
 
 
 def _lateness(dynamodb: Any, table: str) -> dict[str, Any]:
-    """p50, p99 (bin upper edges: onthedot.lateness) and max lateness over the last ``LATENESS_RUNS`` runs."""
-    from onthedot import lateness
-    from onthedot.jobs import RUN_LATENESS, RUN_LATENESS_MAX_MS, RUN_PK
+    """p50, p99 (bin upper edges: onthedot.core.lateness) and max lateness over the last ``LATENESS_RUNS`` runs."""
+    from onthedot.core import lateness
+    from onthedot.core.jobs import RUN_LATENESS, RUN_LATENESS_MAX_MS, RUN_PK
 
     items = dynamodb.query(
         TableName=table,
@@ -184,7 +184,7 @@ def _recent_runs(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     """The last dispatcher runs, newest first: the run time and its Summarize counts."""
     from boto3.dynamodb.types import TypeDeserializer
 
-    from onthedot.jobs import RUN_PK
+    from onthedot.core.jobs import RUN_PK
 
     response = dynamodb.query(
         TableName=table,

@@ -1,6 +1,6 @@
 """The local cloud: moto on loopback with the stack's resources, the dispatcher definition and a ticker.
 
-The same definition file and substitution keys as ``cdk deploy`` (``onthedot.settings``), the publish handler
+The same definition file and substitution keys as ``cdk deploy`` (``onthedot.deploy.settings``), the publish handler
 from ``functions/`` run in-process, and a console worker: a rule on the bus delivering to a queue that is read
 here. Everything listens on 127.0.0.1 only.
 """
@@ -25,12 +25,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from onthedot import keys
-from onthedot.jobs import TABLE_KEYS
-from onthedot.local import lambda_runtime, patches, step_functions
-from onthedot.local.names import CREDENTIALS, REGION, Names
-from onthedot.local.persistence import DataFolder
-from onthedot.settings import (
+from onthedot.core import keys
+from onthedot.core.jobs import TABLE_KEYS
+from onthedot.deploy.settings import (
     WINDOW_SLACK_SECONDS,
     Settings,
     publish_environment,
@@ -38,6 +35,9 @@ from onthedot.settings import (
     rewind_environment,
     substitutions,
 )
+from onthedot.local import lambda_runtime, patches, step_functions
+from onthedot.local.names import CREDENTIALS, REGION, Names
+from onthedot.local.persistence import DataFolder
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Set for the whole process while the cloud runs (Powertools reads them on every call).

@@ -13,11 +13,11 @@ from typing import Any, TextIO
 
 from boto3.dynamodb.types import TypeSerializer
 
-from onthedot import keys
-from onthedot.jobs import DEAD_PK, SERIES_PK_PREFIX, due_time_of, job_id_of
+from onthedot.core import keys
+from onthedot.core.jobs import DEAD_PK, SERIES_PK_PREFIX, due_time_of, job_id_of
+from onthedot.deploy.settings import Settings
 from onthedot.local.cloud import LocalCloud, Run, Ticker
 from onthedot.local.persistence import DataFolderInUse
-from onthedot.settings import Settings
 from onthedot.ui.beside import start_beside
 
 DEMO_JOBS = (

@@ -35,7 +35,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
-from onthedot.jobs import EXPIRES_AT
+from onthedot.core.jobs import EXPIRES_AT
 from onthedot.local.names import REGION
 from onthedot.local.patching import Patch
 

@@ -26,13 +26,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from onthedot.cli.render import iso, relative
-from onthedot.errors import InvalidJob, JobNotFound
+from onthedot.core.errors import InvalidJob, JobNotFound
 from onthedot.ui import actions, charts, lateness, reads, text
 from onthedot.ui.guard import LOOPBACK_NAMES, Guard, SecurityHeaders
 
 if TYPE_CHECKING:
     from onthedot.client import Scheduler
-    from onthedot.target import Target
+    from onthedot.deploy.target import Target
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 512 * 1024  # a fixed detail may be large, but no job is bigger than a DynamoDB item (400 KB)
@@ -327,7 +327,7 @@ def _run_columns(records: list[reads.RunRecord]) -> list[str]:
 
 def _cursor_age(document: dict[str, Any], now: datetime, bucket_minutes: int) -> timedelta | None:
     """How far behind the dispatcher's cursor is (the backlog's age), when it is behind the previous bucket."""
-    from onthedot.keys import PK_PREFIX, bucket_start
+    from onthedot.core.keys import PK_PREFIX, bucket_start
 
     cursor = document.get("cursor")
     if not isinstance(cursor, str) or not cursor.startswith(PK_PREFIX):

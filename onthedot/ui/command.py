@@ -20,7 +20,7 @@ def ui(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from onthedot.cli import connect
-    from onthedot.target import TargetError
+    from onthedot.deploy.target import TargetError
 
     if args.table is not None and args.stack is not None:
         return fail("--table, --stack: give one of them, not both", EXIT_USAGE)

@@ -1,5 +1,5 @@
 """Lateness as the run records keep it: each run's latest job (``latenessMaxMs``) and a histogram of its jobs
-by lateness bin (``lateness``, bins of ``onthedot.lateness``), merged over the runs shown for p50 and p99.
+by lateness bin (``lateness``, bins of ``onthedot.core.lateness``), merged over the runs shown for p50 and p99.
 
 Run records written before lateness was recorded, or with other bins, simply have none: read defensively.
 """
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from onthedot import jobs
+from onthedot.core import jobs
 
 try:  # the histogram's bins; without them only the maxima are shown
-    from onthedot.lateness import EDGES_MS, merge, percentile_ms
+    from onthedot.core.lateness import EDGES_MS, merge, percentile_ms
 except ImportError:  # pragma: no cover - an older core
     EDGES_MS, merge, percentile_ms = (), None, None  # type: ignore[assignment]
 

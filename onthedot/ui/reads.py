@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from onthedot.keys import KeyFormatError, parse_time
+from onthedot.core.keys import KeyFormatError, parse_time
 
 if TYPE_CHECKING:
     from onthedot.client import DeadLetter, Job, Scheduler, Series
-    from onthedot.target import Target
+    from onthedot.deploy.target import Target
 
 HORIZONS = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": timedelta(days=1)}
 DEFAULT_HORIZON = "1h"
@@ -81,7 +81,7 @@ def recurring(scheduler: Scheduler, now: datetime, lookup: str = "") -> tuple[li
 
 def next_occurrences(series: Series, count: int = NEXT_OCCURRENCES) -> list[datetime]:
     """The pending occurrence's due time and the ones the rule gives after it."""
-    from onthedot.recurrence import Rule
+    from onthedot.core.recurrence import Rule
 
     if series.next is None:
         return []
@@ -108,7 +108,7 @@ def runs(scheduler: Scheduler, limit: int = RUNS) -> list[RunRecord]:
     """The last dispatcher runs, newest first (items ``pk = run``, ``sk`` = the run's time)."""
     from boto3.dynamodb.types import TypeDeserializer
 
-    from onthedot.jobs import EXPIRES_AT, PK, RUN_PK, SK
+    from onthedot.core.jobs import EXPIRES_AT, PK, RUN_PK, SK
 
     response = scheduler.dynamodb.query(
         TableName=scheduler.table_name,

@@ -15,8 +15,8 @@ import boto3
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
+from onthedot.deploy.settings import Settings
 from onthedot.local.names import CREDENTIALS, REGION, Names
-from onthedot.settings import Settings
 from tests.aws.targets import Target, TestWorker, aws_target
 from tests.e2e.processes import Output, free_port, start_local
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from onthedot import keys, metrics
 from onthedot.client import JobRequest
+from onthedot.core import keys, metrics
 from tests.aws.targets import Target, TestWorker
 
 DUE_IN_SECONDS = 3
@@ -124,7 +124,7 @@ def test_the_metrics_on_the_dashboard_have_data(target: Target, worker: TestWork
     if target.function_metrics:  # the local cloud switches the functions' metrics off
         expected |= {metrics.PUBLISHED, metrics.LATENESS_SECONDS, metrics.DEAD_LETTERED}
     if target.dashboard is not None:
-        # THEN the dashboard shows each of them, by the names onthedot.metrics defines
+        # THEN the dashboard shows each of them, by the names onthedot.core.metrics defines
         body = cloudwatch.get_dashboard(DashboardName=target.dashboard)["DashboardBody"]
         shown = set(re.findall(r'"onthedot","(\w+)"', body))
         assert expected <= shown, shown

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from onthedot import keys
-from onthedot.jobs import CURSOR_BUCKET_MINUTES, CURSOR_PK, CURSOR_SK
+from onthedot.core import keys
+from onthedot.core.jobs import CURSOR_BUCKET_MINUTES, CURSOR_PK, CURSOR_SK
 from tests.e2e.processes import RunningCloud, running_cloud
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from onthedot import keys
-from onthedot.jobs import CURSOR_PK, RUN_PK
+from onthedot.core import keys
+from onthedot.core.jobs import CURSOR_PK, RUN_PK
 from tests.e2e.processes import ONTHEDOT, REPO, RunningCloud, free_port, running_cloud
 
 FIRED = "fired .* job {}"

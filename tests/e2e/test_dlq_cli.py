@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from onthedot import keys
+from onthedot.core import keys
 from tests.e2e.processes import RunningCloud, running_cloud
 
 FIRED = "fired .* job {}"

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from onthedot.jobs import TABLE_KEYS
-from onthedot.target import LOCAL
+from onthedot.core.jobs import TABLE_KEYS
+from onthedot.deploy.target import LOCAL
 from tests.e2e.processes import ONTHEDOT, REPO, free_port, local_dynamodb
 
 

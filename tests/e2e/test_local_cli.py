@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from onthedot import keys
+from onthedot.core import keys
 from tests.e2e.processes import ONTHEDOT, REPO, Output, free_port, local_dynamodb, start_local
 
 

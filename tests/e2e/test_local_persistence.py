@@ -13,8 +13,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from onthedot import keys
 from onthedot.client import Scheduler
+from onthedot.core import keys
 from tests.e2e.processes import Output, RunningCloud, free_port, start_local
 
 BANNER = "Ctrl-C stops it"

@@ -22,7 +22,7 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
 
 from infra.construct import DEAD_LETTER_ACTIONS, READ_ACTIONS, SCHEDULE_ACTIONS, OnTheDot
-from onthedot.settings import DEFINITION_PATH, Settings
+from onthedot.deploy.settings import DEFINITION_PATH, Settings
 from tests.infra.synthesis import REPO_ROOT, Synthesized
 from tests.infra.test_lint import CFN_LINT_ACCEPTED
 from tests.infra.test_stack import as_list, flatten, get_att

@@ -13,7 +13,7 @@ import pytest
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
 
-from onthedot.settings import Settings, render_definition, substitutions
+from onthedot.deploy.settings import Settings, render_definition, substitutions
 from tests.infra.synthesis import REPO_ROOT, Synthesized
 
 # Findings the tools get wrong, each with its reason. Everything else fails the test.

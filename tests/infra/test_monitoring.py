@@ -1,5 +1,5 @@
 """The dashboard and the alarms: what each alarm watches, its threshold knob, where it notifies; what the
-dashboard shows. The metric names come from ``onthedot.metrics``, the module the publish function emits by."""
+dashboard shows. The metric names come from ``onthedot.core.metrics``, the module the publish function emits by."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from onthedot import metrics
+from onthedot.core import metrics
 from tests.infra.synthesis import Synthesized, synthesize
 from tests.infra.test_stack import flatten
 

@@ -17,7 +17,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra import read_settings
 from infra.functions import POWERTOOLS_LAYER_PARAMETER
-from onthedot.settings import DEFINITION_PATH, Settings, SettingsError, publish_environment, substitutions
+from onthedot.deploy.settings import DEFINITION_PATH, Settings, SettingsError, publish_environment, substitutions
 from tests.infra.synthesis import REPO_ROOT, Synthesized
 
 # Actions AWS allows only on Resource "*": they define no resource types (X-Ray; CloudWatch Logs
@@ -277,24 +277,19 @@ class TestPublishFunction:
             assert (asset / "python" / module).is_file(), module
         assert (asset / "python" / "tzdata" / "zoneinfo" / "Australia" / "Sydney").is_file()
 
-    def test_code_asset_holds_only_the_function_and_its_modules(
+    def test_code_asset_holds_only_the_function_and_the_core(
         self, synthesized: Synthesized, resources: dict[str, Any], ids: dict[str, str]
     ) -> None:
         key = resources[ids["function"]]["Properties"]["Code"]["S3Key"]
         asset = synthesized.directory / f"asset.{key.removesuffix('.zip')}"
         files = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
-        allowed = {
+        core = {f"onthedot/core/{path.name}" for path in (REPO_ROOT / "onthedot" / "core").glob("*.py")}
+        assert "functions/publish/app.py" in files
+        assert core <= files, "the core package ships whole"
+        assert {f for f in files if not f.startswith("functions/publish/")} - core == {
             "functions/__init__.py",
             "onthedot/__init__.py",
-            "onthedot/keys.py",
-            "onthedot/jobs.py",
-            "onthedot/errors.py",
-            "onthedot/recurrence.py",
-            "onthedot/lateness.py",
-            "onthedot/metrics.py",  # the metric names, emitted by name
         }
-        assert "functions/publish/app.py" in files
-        assert {f for f in files if not f.startswith("functions/publish/")} <= allowed
         assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
 
     def test_logs_to_its_own_group_with_retention(self, resources: dict[str, Any], ids: dict[str, str]) -> None:
@@ -481,8 +476,8 @@ class TestPermissions:
             "functions/publish/__init__.py",
             "functions/publish/dead_letter.py",  # shared: how a job is buried
             "onthedot/__init__.py",
-            "onthedot/jobs.py",
-            "onthedot/keys.py",
+            "onthedot/core/jobs.py",
+            "onthedot/core/keys.py",
         }
         variables = resources[ids["rewind"]]["Properties"]["Environment"]["Variables"]
         assert variables["DEAD_LETTER_TABLE_NAME"] == {"Ref": ids["dead_letters"]}

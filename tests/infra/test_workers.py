@@ -174,8 +174,8 @@ class TestFunction:
             "functions/example_worker/__init__.py",
             "functions/example_worker/app.py",
             "onthedot/__init__.py",
-            "onthedot/jobs.py",
-            "onthedot/keys.py",
+            "onthedot/core/jobs.py",
+            "onthedot/core/keys.py",
             "onthedot/worker.py",
         }
         # GIVEN only the asset and what the Powertools layer brings (powertools, boto3 in this environment)

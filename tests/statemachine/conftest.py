@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from onthedot import keys
-from onthedot.jobs import job_id_of
+from onthedot.core import keys
+from onthedot.core.jobs import job_id_of
 from onthedot.local.cloud import LocalCloud, free_port
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from onthedot.jobs import job_id_of
+from onthedot.core.jobs import job_id_of
 from onthedot.local.cloud import LocalCloud
 from onthedot.local.metering import count_api_calls
 from tests.statemachine import faults

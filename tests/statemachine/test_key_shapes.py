@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from onthedot import keys
+from onthedot.core import keys
 from onthedot.local.cloud import LocalCloud, Run
 from tests.statemachine.conftest import Jobs, Ledger
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
-from onthedot import keys
+from onthedot.core import keys
 from onthedot.local import step_functions
 from onthedot.local.cloud import LocalCloud
 from tests.statemachine.conftest import Jobs

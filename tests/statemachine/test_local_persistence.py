@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from onthedot.jobs import TABLE_KEYS
+from onthedot.core.jobs import TABLE_KEYS
 from onthedot.local.cloud import LocalCloud
 from onthedot.local.names import REGION
 from onthedot.local.persistence import DataFolder, DataFolderInUse

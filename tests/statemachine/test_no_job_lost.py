@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from onthedot import keys
+from onthedot.core import keys
 from onthedot.local.cloud import LocalCloud, Run
 from tests.statemachine import faults
 from tests.statemachine.conftest import Jobs, Ledger

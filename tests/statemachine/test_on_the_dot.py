@@ -12,8 +12,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from onthedot import keys
-from onthedot.jobs import due_time_of, job_id_of
+from onthedot.core import keys
+from onthedot.core.jobs import due_time_of, job_id_of
 from onthedot.local.cloud import LocalCloud
 from tests.statemachine.conftest import Jobs, Ledger
 

@@ -1,4 +1,4 @@
-"""The planning JSONata of the definition against its Python twin (onthedot.plan), on vectors and on any input."""
+"""The planning JSONata of the definition against its Python twin (onthedot.core.plan), on vectors and on any input."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onthedot import keys, plan
+from onthedot.core import keys, plan
+from onthedot.deploy.settings import DEFINITION_PATH, Settings, look_ahead_ms, render_definition, substitutions
 from onthedot.local.cloud import LocalCloud
 from onthedot.local.jsonata_engine import evaluate
-from onthedot.settings import DEFINITION_PATH, Settings, look_ahead_ms, render_definition, substitutions
 
 VECTORS = [
     datetime(2026, 2, 9, 11, 33, 0, tzinfo=UTC),  # inside a bucket

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from onthedot.client import Scheduler
-from onthedot.jobs import job_id_of
+from onthedot.core.jobs import job_id_of
 from onthedot.local.cloud import LocalCloud
 from tests.statemachine import faults
 from tests.statemachine.conftest import Jobs

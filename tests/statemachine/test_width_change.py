@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from onthedot import keys
+from onthedot.core import keys
+from onthedot.deploy.settings import Settings, publish_environment, render_definition, rewind_environment, substitutions
 from onthedot.local import lambda_runtime
 from onthedot.local.cloud import LocalCloud
-from onthedot.settings import Settings, publish_environment, render_definition, rewind_environment, substitutions
 from tests.statemachine.conftest import Jobs, Ledger
 from tests.statemachine.test_key_shapes import run, stored
 

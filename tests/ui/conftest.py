@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from onthedot.client import Scheduler
-from onthedot.target import Target
+from onthedot.deploy.target import Target
 from onthedot.ui.app import create_app
 from tests.unit.conftest import REGION, aws, create_job_tables  # noqa: F401 - aws: the unit tests' fixture
 

@@ -11,8 +11,8 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from onthedot import keys
 from onthedot.client import JobRequest, Scheduler
+from onthedot.core import keys
 from tests.e2e.processes import REPO, Output, free_port, local_dynamodb, start_local
 from tests.ui.browser import chromium_path, headless_chromium
 

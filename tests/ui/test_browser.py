@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from onthedot import keys
-from onthedot.settings import Settings
+from onthedot.core import keys
+from onthedot.deploy.settings import Settings
 from tests.e2e.processes import REPO, RunningCloud, free_port, running_cloud
 from tests.ui.browser import chromium_path, headless_chromium
 

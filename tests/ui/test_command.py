@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 
 from onthedot import cli
 from onthedot.client import Scheduler
+from onthedot.deploy.target import Target
 from onthedot.local.cloud import free_port
-from onthedot.target import Target
 from onthedot.ui import server
 from onthedot.ui.app import create_app
 from onthedot.ui.beside import start_beside

@@ -14,10 +14,11 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from starlette.testclient import TestClient
 
-from onthedot import cli, keys
+from onthedot import cli
 from onthedot.client import JobNotFound, Scheduler
-from onthedot.lateness import EDGES_MS
-from onthedot.target import Target
+from onthedot.core import keys
+from onthedot.core.lateness import EDGES_MS
+from onthedot.deploy.target import Target
 from onthedot.ui.app import create_app
 from tests.ui.conftest import DEAD, JOBS, ORIGIN
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from onthedot.jobs import TABLE_KEYS
+from onthedot.core.jobs import TABLE_KEYS
 
 REGION = "us-east-1"
 

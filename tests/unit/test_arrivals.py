@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from functions.publish.dead_letter import POISON, DeadLetters
 from functions.rewind.arrivals import Arrivals, Verdict, judge, oldest_bucket
-from onthedot import keys
-from onthedot.jobs import ORIGINAL_DUE
-from onthedot.settings import Settings, rewind_environment
+from onthedot.core import keys
+from onthedot.core.jobs import ORIGINAL_DUE
+from onthedot.deploy.settings import Settings, rewind_environment
 from tests.unit.conftest import REGION, Clock, create_job_tables
 
 JOBS = "Jobs"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onthedot.keys import (
+from onthedot.core.keys import (
     KeyFormatError,
     canonical_keys,
     parse_sort_key,

@@ -15,9 +15,10 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from botocore.stub import Stubber
 
-from onthedot import cli, target
+from onthedot import cli
 from onthedot.client import InvalidJob, Job, JobNotFound, Series
-from onthedot.target import LOCAL, Target, TargetError, resolve
+from onthedot.deploy import target
+from onthedot.deploy.target import LOCAL, Target, TargetError, resolve
 
 NOW = datetime(2026, 2, 9, 11, 33, tzinfo=UTC)
 
@@ -502,7 +503,7 @@ def test_a_series_reads_as_key_value_lines() -> None:
 @pytest.fixture
 def fifteen_minute_table(aws: None) -> Any:
     """A jobs table whose dispatcher records 15-minute buckets on its cursor item."""
-    from onthedot.jobs import TABLE_KEYS
+    from onthedot.core.jobs import TABLE_KEYS
 
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     dynamodb.create_table(TableName="Jobs", BillingMode="PAY_PER_REQUEST", **TABLE_KEYS)

@@ -24,7 +24,7 @@ from onthedot.client import (
     Scheduler,
     Series,
 )
-from onthedot.keys import due_of, job_key, new_job_id, parse_sort_key, partition_key, sort_key, with_due
+from onthedot.core.keys import due_of, job_key, new_job_id, parse_sort_key, partition_key, sort_key, with_due
 from tests.unit.conftest import Clock, create_job_tables
 
 REGION = "us-east-1"

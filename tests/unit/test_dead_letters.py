@@ -17,10 +17,11 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from functions.publish.dead_letter import POISON, DeadLetters
-from onthedot import cli, target
+from onthedot import cli
 from onthedot.client import DeadLetter, InvalidJob, Job, JobNotFound, Scheduler
-from onthedot.keys import due_of, partition_key, sort_key, with_due
-from onthedot.target import LOCAL, Target, resolve
+from onthedot.core.keys import due_of, partition_key, sort_key, with_due
+from onthedot.deploy import target
+from onthedot.deploy.target import LOCAL, Target, resolve
 from tests.unit.conftest import Clock, create_job_tables
 
 REGION = "us-east-1"

@@ -22,8 +22,8 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from onthedot import cli
 from onthedot.client import InvalidJob, JobRequest, Scheduler
-from onthedot.jobs import DEAD_PK, DETAIL, DETAIL_TYPE, JOB, REASON, SIZE, SIZE_PK, SIZE_SK
-from onthedot.keys import job_key, new_job_id
+from onthedot.core.jobs import DEAD_PK, DETAIL, DETAIL_TYPE, JOB, REASON, SIZE, SIZE_PK, SIZE_SK
+from onthedot.core.keys import job_key, new_job_id
 from tests.unit.conftest import create_job_tables
 
 JOBS = "Jobs"
@@ -632,7 +632,7 @@ SAME_RULES: list[tuple[str, Any, Any, str | None]] = [
 def test_the_client_and_the_publish_function_apply_the_same_rules(
     dynamodb: Any, detail_type: Any, detail: Any, field: str | None
 ) -> None:
-    from onthedot.jobs import PoisonJob, event_entry
+    from onthedot.core.jobs import PoisonJob, event_entry
 
     item = {"sk": job_key(new_job_id(LATER))[1], DETAIL_TYPE: detail_type, DETAIL: detail}
     scheduler = Scheduler(JOBS, dynamodb=dynamodb)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onthedot.keys import (
+from onthedot.core.keys import (
     KeyFormatError,
     bucket_start,
     due_of,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onthedot import lateness
+from onthedot.core import lateness
 
 LATENESS_MS = st.lists(st.floats(min_value=-5, max_value=10**7, allow_nan=False), max_size=200)
 

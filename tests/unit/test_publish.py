@@ -29,10 +29,10 @@ from functions.publish.publisher import (
     parse_event,
     publish_page,
 )
-from onthedot import lateness
-from onthedot.jobs import entry_size, job_resource
-from onthedot.keys import parse_sort_key, partition_key, sort_key
-from onthedot.settings import Settings, publish_environment
+from onthedot.core import lateness
+from onthedot.core.jobs import entry_size, job_resource
+from onthedot.core.keys import parse_sort_key, partition_key, sort_key
+from onthedot.deploy.settings import Settings, publish_environment
 from tests.unit.conftest import create_job_tables
 
 REGION = "us-east-1"

@@ -20,8 +20,8 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onthedot.errors import InvalidJob
-from onthedot.recurrence import Rule, parse_rate
+from onthedot.core.errors import InvalidJob
+from onthedot.core.recurrence import Rule, parse_rate
 
 ZONES = ["America/New_York", "Europe/Berlin", "Australia/Sydney", "America/Santiago", "Pacific/Auckland"]
 CRONS = [
@@ -409,7 +409,7 @@ def test_rates_parse(text: str, count: int, unit: str) -> None:
 
 def test_the_module_stays_light_for_the_publish_function() -> None:
     code = (
-        "import sys, onthedot.recurrence; "
+        "import sys, onthedot.core.recurrence; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in {'boto3', 'botocore'}))"
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -17,9 +17,9 @@ import pytest
 
 from functions.publish.dead_letter import POISON, DeadLetters
 from functions.rewind.arrivals import Arrivals, Sweep
-from onthedot import keys
-from onthedot.jobs import ORIGINAL_DUE
-from onthedot.settings import Settings, rewind_environment
+from onthedot.core import keys
+from onthedot.core.jobs import ORIGINAL_DUE
+from onthedot.deploy.settings import Settings, rewind_environment
 from tests.unit.conftest import REGION, Clock, create_job_tables
 from tests.unit.test_arrivals import World
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
+from onthedot.deploy.settings import Settings
 from onthedot.local.cloud import Run, Ticker
-from onthedot.settings import Settings
 
 
 class FakeCloud:

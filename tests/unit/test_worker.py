@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from onthedot.jobs import job_id_of, job_resource
+from onthedot.core.jobs import job_id_of, job_resource
 from onthedot.worker import (
     DEFAULT_EXPIRES_AFTER_SECONDS,
     IDEMPOTENCY_EXPIRY_ATTRIBUTE,
@@ -164,7 +164,7 @@ def test_job_of_refuses_an_event_without_a_due_time(event: dict[str, Any]) -> No
     ],
 )
 def test_idempotency_key_is_the_job_id_the_library_reads(resources: list[str]) -> None:
-    # The JMESPath Powertools hashes selects the same resource as onthedot.jobs.job_id_of
+    # The JMESPath Powertools hashes selects the same resource as onthedot.core.jobs.job_id_of
     import jmespath
 
     event = {"resources": resources}

@@ -13,12 +13,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from onthedot import idempotency
-from onthedot.context import SchedulerContext
-from onthedot.cursors import dead_letters_cursor, read_dead_letters_cursor
-from onthedot.errors import InvalidJob, JobNotFound
-from onthedot.items import dead_letter_from_item, dump, dump_key, job_from_item, load
-from onthedot.jobs import (
+from onthedot.client import idempotency
+from onthedot.client.context import SchedulerContext
+from onthedot.client.cursors import dead_letters_cursor, read_dead_letters_cursor
+from onthedot.client.table import Table, condition_failed
+from onthedot.client.validation import check_content, check_limit, series_key_of, to_millisecond
+from onthedot.core.errors import InvalidJob, JobNotFound
+from onthedot.core.items import dead_letter_from_item, dump, dump_key, job_from_item, load
+from onthedot.core.jobs import (
     ATTEMPTS,
     CURRENT,
     DEAD_PK,
@@ -36,10 +38,8 @@ from onthedot.jobs import (
     SIZE_SK,
     SK,
 )
-from onthedot.keys import SK_SEPARATOR, KeyFormatError, due_of, new_job_id, partition_key, sort_key, with_due
-from onthedot.models import DeadLetterPage, Job
-from onthedot.table import Table, condition_failed
-from onthedot.validation import check_content, check_limit, series_key_of, to_millisecond
+from onthedot.core.keys import SK_SEPARATOR, KeyFormatError, due_of, new_job_id, partition_key, sort_key, with_due
+from onthedot.core.models import DeadLetterPage, Job
 
 
 class DeadLetterQueue(SchedulerContext):

@@ -48,9 +48,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from croniter.croniter import CroniterError
 
-from onthedot.errors import InvalidJob
-from onthedot.jobs import CRON, ENDS_AT, LIMIT, RATE, STARTS_AT, TIME_ZONE
-from onthedot.keys import format_time, parse_time
+from onthedot.core.errors import InvalidJob
+from onthedot.core.jobs import CRON, ENDS_AT, LIMIT, RATE, STARTS_AT, TIME_ZONE
+from onthedot.core.keys import format_time, parse_time
 
 CRON_FIELDS = 5
 MAX_RATE = timedelta(days=3660)  # ten years: beyond it a rate is surely a typo (and datetimes would overflow)

@@ -4,6 +4,11 @@ A job lives at ``pk = j#<bucket start>`` and ``sk = <due time>#<job id>``, all t
 time floored to ``bucket_minutes``. The dispatcher's Plan state computes the same keys in JSONata; the tests
 hold the two to the same vectors.
 
+With ``shards`` > 1 a bucket is spread over that many partitions, so that DynamoDB's 1,000 writes a second per
+partition cap neither scheduling nor deleting the jobs of a busy second: shard 0 is ``j#<bucket start>`` (the
+original item format is shard 0 whatever the knob says), shard ``n`` is ``j#<bucket start>#<n>``. A job's shard
+follows from its id (``shard_of``), so writing it twice writes the same item.
+
 Job ids are UUIDv7 values (RFC 9562) whose 48-bit millisecond timestamp is the job's *due time*, so the id
 alone gives the item's key (``job_key``): get, cancel and reschedule are single key operations. A rescheduled
 job keeps its 74 random bits under a new timestamp (``with_due``).
@@ -14,6 +19,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+import zlib
 from datetime import UTC, datetime, timedelta, timezone
 
 PK_PREFIX = "j#"
@@ -60,9 +66,30 @@ def bucket_start(moment: datetime, bucket_minutes: int = DEFAULT_BUCKET_MINUTES)
     return datetime.fromtimestamp((epoch_minutes - epoch_minutes % bucket_minutes) * 60, UTC)
 
 
-def partition_key(moment: datetime, bucket_minutes: int = DEFAULT_BUCKET_MINUTES) -> str:
-    """``j#YYYY-MM-DDTHH:MM`` of the bucket holding ``moment``."""
-    return PK_PREFIX + bucket_start(moment, bucket_minutes).isoformat()[:16]  # strftime drops zeros before year 1000
+def partition_key(moment: datetime, bucket_minutes: int = DEFAULT_BUCKET_MINUTES, shard: int = 0) -> str:
+    """``j#YYYY-MM-DDTHH:MM`` of the bucket holding ``moment``, with ``#<shard>`` after it for shards past 0."""
+    bucket = PK_PREFIX + bucket_start(moment, bucket_minutes).isoformat()[:16]  # strftime drops zeros before 1000
+    return shard_key(bucket, shard)
+
+
+def shard_key(bucket_key: str, shard: int) -> str:
+    """The partition key of ``shard`` of the bucket whose (shard 0) key is ``bucket_key``."""
+    return bucket_key if shard == 0 else f"{bucket_key}{SK_SEPARATOR}{shard}"
+
+
+def shard_of(job_id: str, shards: int) -> int:
+    """The shard a job is written to: the same for the same id on every writer (CRC-32 of the id)."""
+    return 0 if shards <= 1 else zlib.crc32(job_id.encode()) % shards
+
+
+def split_partition_key(pk: str) -> tuple[str, int]:
+    """``(bucket key, shard)`` of a partition key ``j#<bucket>`` or ``j#<bucket>#<shard>``."""
+    bucket, separator, shard = pk[len(PK_PREFIX) :].partition(SK_SEPARATOR)
+    if not separator:
+        return pk, 0
+    if not shard.isdigit() or shard != str(int(shard)) or int(shard) == 0:
+        raise KeyFormatError(f"partition key {pk!r}: {shard!r} is not a shard number")
+    return PK_PREFIX + bucket, int(shard)
 
 
 def sort_key(due: datetime, job_id: str) -> str:
@@ -139,9 +166,10 @@ def _offset(zone: str) -> timezone:
     return timezone((-1 if zone[0] == "-" else 1) * timedelta(hours=hours, minutes=minutes))
 
 
-def canonical_keys(pk: str, sk: str, bucket_minutes: int = DEFAULT_BUCKET_MINUTES) -> tuple[str, str]:
+def canonical_keys(pk: str, sk: str, bucket_minutes: int = DEFAULT_BUCKET_MINUTES, shards: int = 1) -> tuple[str, str]:
     """The ``(pk, sk)`` a job item with these keys belongs under: the same job id and due time, the due time in
-    onthedot's form and in the bucket that holds it. Canonical keys come back unchanged.
+    onthedot's form and in the bucket that holds it, in the shard it names if that shard is one of ``shards``
+    (else in the shard of its id). Canonical keys come back unchanged.
 
     The due time is the sort key's (it is the time the job's event carries); the partition key only has to be a
     job's. ``KeyFormatError`` with the reason when the keys do not name a job id and a due time without doubt.
@@ -157,7 +185,13 @@ def canonical_keys(pk: str, sk: str, bucket_minutes: int = DEFAULT_BUCKET_MINUTE
     canonical_sk = sort_key(due, job_id)
     if len(canonical_sk.encode()) > _MAX_SORT_KEY_BYTES:
         raise KeyFormatError(f"sort key {sk!r} would be longer than DynamoDB's {_MAX_SORT_KEY_BYTES} bytes written out")
-    return partition_key(due, bucket_minutes), canonical_sk
+    try:
+        shard = split_partition_key(pk)[1]
+    except KeyFormatError:
+        shard = shards  # not a shard number: filed by its id below
+    if shard >= shards:
+        shard = shard_of(job_id, shards)
+    return partition_key(due, bucket_minutes, shard), canonical_sk
 
 
 def partitions_to_drain(now: datetime, bucket_minutes: int = DEFAULT_BUCKET_MINUTES) -> list[str]:
@@ -218,7 +252,7 @@ def with_due(job_id: str, due: datetime) -> str:
     return _uuid7(_epoch_ms(due), (random_a << _RANDOM_B_BITS) | random_b)
 
 
-def job_key(job_id: str, bucket_minutes: int = DEFAULT_BUCKET_MINUTES) -> tuple[str, str]:
+def job_key(job_id: str, bucket_minutes: int = DEFAULT_BUCKET_MINUTES, shards: int = 1) -> tuple[str, str]:
     """``(pk, sk)`` of the job with this id."""
     due = due_of(job_id)
-    return partition_key(due, bucket_minutes), sort_key(due, job_id)
+    return partition_key(due, bucket_minutes, shard_of(job_id, shards)), sort_key(due, job_id)

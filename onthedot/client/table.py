@@ -1,6 +1,6 @@
 """The DynamoDB calls the API makes, on one table at a time.
 
-``Table`` reads and writes plain items (``onthedot.items`` does the typing): consistent reads, puts and deletes
+``Table`` reads and writes plain items (``onthedot.core.items`` does the typing): consistent reads, puts and deletes
 conditional on the item's absence or presence (as transaction operations too), transactions, and batched puts
 that retry unprocessed items with back-off. ``JobsTable`` adds what belongs to the jobs table: its buckets, and
 jobs read back with the detail of their series. The helpers at the end read a ``ClientError``.
@@ -15,12 +15,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from onthedot.errors import BucketWidthMismatch, InvalidJob
-from onthedot.items import dump, dump_key, job_from_item, load
-from onthedot.jobs import CURSOR_BUCKET_MINUTES, CURSOR_PK, CURSOR_SK, PK, SERIES, SK
-from onthedot.keys import DEFAULT_BUCKET_MINUTES, parse_sort_key, partition_key
-from onthedot.models import Job
-from onthedot.validation import is_bucket_width, job_key_of, series_key_of
+from onthedot.client.validation import is_bucket_width, job_key_of, series_key_of
+from onthedot.core.errors import BucketWidthMismatch, InvalidJob
+from onthedot.core.items import dump, dump_key, job_from_item, load
+from onthedot.core.jobs import CURSOR_BUCKET_MINUTES, CURSOR_PK, CURSOR_SK, PK, SERIES, SK
+from onthedot.core.keys import DEFAULT_BUCKET_MINUTES, parse_sort_key, partition_key
+from onthedot.core.models import Job
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_RETRIES = 6  # rounds of UnprocessedItems retries before giving up (about 3 s of back-off in all)

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from onthedot.errors import InvalidJob
-from onthedot.keys import format_time, parse_time
+from onthedot.core.errors import InvalidJob
+from onthedot.core.keys import format_time, parse_time
 
 _T = TypeVar("_T")
 

@@ -1,6 +1,6 @@
 """Schedule, look up, cancel and reschedule jobs: the Python API (the CLI is built on it).
 
-Job ids are UUIDv7 values whose 48-bit timestamp is the job's *due time* (``onthedot.keys.new_job_id``), so a
+Job ids are UUIDv7 values whose 48-bit timestamp is the job's *due time* (``onthedot.core.keys.new_job_id``), so a
 job id alone gives the item's key: get, cancel and reschedule are single key operations, with no scan and no
 index. Rescheduling therefore gives the job a new id (same random bits, new time), returned in the new handle.
 Series ids (recurring jobs) are random UUIDv4 values.
@@ -8,7 +8,7 @@ Series ids (recurring jobs) are random UUIDv4 values.
 A due time in the past is not an error: the job is scheduled for now, so it fires on the next run (it is
 never written into a bucket the dispatcher has already drained). Due times are kept to the millisecond.
 
-Items written here (attribute names from ``onthedot.jobs``):
+Items written here (attribute names from ``onthedot.core.jobs``):
 
 - a job: ``pk``, ``sk``, ``detail``, ``detail_type``, ``created_at``, and ``idempotency_key`` when one was given;
 - an idempotency key: ``pk = key#<key>``, ``sk = key``, ``job_id`` (or ``series``) and ``expires_at`` (the TTL,
@@ -39,14 +39,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from onthedot.dead_letters import DeadLetterQueue
-from onthedot.errors import BucketWidthMismatch, InvalidJob, JobNotFound, ScheduleIncomplete
-from onthedot.listing import JobListing
-from onthedot.models import DeadLetter, DeadLetterPage, Job, JobRequest, Page, Series
-from onthedot.scheduling import OneOffJobs
-from onthedot.series import RecurringSeries
-from onthedot.table import JobsTable, Table
-from onthedot.validation import check_bucket_minutes, check_table_name
+from onthedot.client.dead_letters import DeadLetterQueue
+from onthedot.client.listing import JobListing
+from onthedot.client.scheduling import OneOffJobs
+from onthedot.client.series import RecurringSeries
+from onthedot.client.table import JobsTable, Table
+from onthedot.client.validation import check_bucket_minutes, check_table_name
+from onthedot.core.errors import BucketWidthMismatch, InvalidJob, JobNotFound, ScheduleIncomplete
+from onthedot.core.models import DeadLetter, DeadLetterPage, Job, JobRequest, Page, Series
 
 __all__ = [
     "BucketWidthMismatch",
@@ -73,10 +73,10 @@ class Scheduler(OneOffJobs, RecurringSeries, JobListing, DeadLetterQueue):
     ``dead_letter_table`` (the stack's ``DeadLetterTableName`` output) is needed by ``dead_letters``,
     ``dead_letter_size`` and ``redrive`` only.
 
-    One-off jobs: ``schedule``, ``schedule_many``, ``get``, ``cancel``, ``reschedule`` (``onthedot.scheduling``).
-    Recurring jobs: ``schedule_recurring``, ``get_series``, ``cancel_series`` (``onthedot.series``). Listing:
-    ``list_jobs`` (``onthedot.listing``). The dead letter: ``dead_letters``, ``dead_letter_size``, ``redrive``
-    (``onthedot.dead_letters``).
+    One-off jobs: ``schedule``, ``schedule_many``, ``get``, ``cancel``, ``reschedule`` (``onthedot.client.scheduling``).
+    Recurring jobs: ``schedule_recurring``, ``get_series``, ``cancel_series`` (``onthedot.client.series``). Listing:
+    ``list_jobs`` (``onthedot.client.listing``). The dead letter: ``dead_letters``, ``dead_letter_size``, ``redrive``
+    (``onthedot.client.dead_letters``).
     """
 
     def __init__(

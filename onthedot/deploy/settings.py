@@ -14,9 +14,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from onthedot import lateness, metrics
+from onthedot.core import lateness, metrics
 
-DEFINITION_PATH = Path(__file__).resolve().parent.parent / "statemachine" / "dispatcher.asl.json"
+DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "dispatcher.asl.json"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # The dispatcher's execution log (for Express, the console's execution history). ALL logs every state of every
@@ -47,6 +47,7 @@ class Settings:
 
     scheduleMinutes: int = 1
     bucketMinutes: int = 5
+    shards: int = 1
     pageSize: int = 100
     mapConcurrency: int = 2
     publishRetries: int = 3
@@ -72,6 +73,10 @@ class Settings:
         "scheduleMinutes": (1, 60),
         # A bucket must divide an hour so that bucket starts fall on the same minutes every hour.
         "bucketMinutes": (1, 60),
+        # Partitions each bucket is spread over: DynamoDB takes about 1,000 writes a second per partition, so a
+        # second with 100,000 jobs due needs tens of shards to be scheduled and deleted in time (1 = one key a
+        # bucket, the original item format). benchmarks/capacity.py works out what a setting can carry.
+        "shards": (1, 100),
         # A page travels between states as keys only; 1,000 keys stay far below 256 KB.
         "pageSize": (1, 1000),
         "mapConcurrency": (1, 40),
@@ -174,6 +179,7 @@ def substitutions(
         "PublishFunctionArn": publish_function_arn,
         "ArrivalsFunctionArn": arrivals_function_arn,
         "BucketMinutes": str(settings.bucketMinutes),
+        "Shards": str(settings.shards),
         "PageSize": str(settings.pageSize),
         "MapConcurrency": str(settings.mapConcurrency),
         "DeleteRetries": str(settings.deleteRetries),
@@ -198,6 +204,7 @@ def publish_environment(
         "EVENT_SOURCE": settings.eventSource,
         "PUBLISH_RETRIES": str(settings.publishRetries),
         "BUCKET_MINUTES": str(settings.bucketMinutes),
+        "SHARDS": str(settings.shards),
         "POWERTOOLS_SERVICE_NAME": "onthedot",
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": settings.logLevel,
@@ -210,6 +217,7 @@ def rewind_environment(settings: Settings, table_name: str, dead_letter_table_na
     return {
         "JOBS_TABLE_NAME": table_name,
         "BUCKET_MINUTES": str(settings.bucketMinutes),
+        "SHARDS": str(settings.shards),
         "CATCH_UP_BUCKETS": str(settings.catchUpBuckets),
         **({"DEAD_LETTER_TABLE_NAME": dead_letter_table_name} if dead_letter_table_name else {}),
         "POWERTOOLS_SERVICE_NAME": "onthedot",

@@ -1,7 +1,7 @@
 """One-off jobs: schedule one or many, get, cancel and reschedule (the ``Scheduler`` methods, as a part).
 
 A job id carries the job's due time, so each of these is a key operation on the jobs table. A job scheduled
-with an idempotency key is written in one transaction with its key record (``onthedot.idempotency``).
+with an idempotency key is written in one transaction with its key record (``onthedot.client.idempotency``).
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from onthedot import idempotency
-from onthedot.context import SchedulerContext
-from onthedot.errors import InvalidJob, JobNotFound, ScheduleIncomplete
-from onthedot.items import dump_key, job_from_item, load
-from onthedot.jobs import CREATED_AT, DETAIL, DETAIL_TYPE, IDEMPOTENCY_KEY, JOB_ID, PK, SERIES, SK
-from onthedot.keys import due_of, format_time, job_key, partition_key, sort_key, with_due
-from onthedot.models import Job, JobRequest
-from onthedot.table import condition_failed, error_code
-from onthedot.validation import check_content, check_key, due_time, new_id
+from onthedot.client import idempotency
+from onthedot.client.context import SchedulerContext
+from onthedot.client.table import condition_failed, error_code
+from onthedot.client.validation import check_content, check_key, due_time, new_id
+from onthedot.core.errors import InvalidJob, JobNotFound, ScheduleIncomplete
+from onthedot.core.items import dump_key, job_from_item, load
+from onthedot.core.jobs import CREATED_AT, DETAIL, DETAIL_TYPE, IDEMPOTENCY_KEY, JOB_ID, PK, SERIES, SK
+from onthedot.core.keys import due_of, format_time, job_key, partition_key, sort_key, with_due
+from onthedot.core.models import Job, JobRequest
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from onthedot.errors import JobNotFound
-from onthedot.items import dump, dump_key
-from onthedot.jobs import EXPIRES_AT, JOB_ID, KEY_PK_PREFIX, KEY_SK, PK, SERIES, SK
-from onthedot.table import Table, backoff, cancelled_by, condition_failed
+from onthedot.client.table import Table, backoff, cancelled_by, condition_failed
+from onthedot.core.errors import JobNotFound
+from onthedot.core.items import dump, dump_key
+from onthedot.core.jobs import EXPIRES_AT, JOB_ID, KEY_PK_PREFIX, KEY_SK, PK, SERIES, SK
 
 KEY_TTL = timedelta(days=7)
 KEY_CONFLICT_RETRIES = 3  # a transaction on an idempotency key that a concurrent caller is writing

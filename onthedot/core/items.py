@@ -2,8 +2,8 @@
 
 ``dump``/``load`` convert between plain items (numbers as Decimal) and DynamoDB's typed JSON; ``plain`` turns a
 stored value into JSON-ready Python. ``job_from_item``, ``series_from_item`` and ``dead_letter_from_item`` build
-the handles of ``onthedot.models`` from items as this package and the publish function write them (attribute
-names from ``onthedot.jobs``), tolerating the odd shapes a hand-written or poison job may have.
+the handles of ``onthedot.core.models`` from items as this package and the publish function write them (attribute
+names from ``onthedot.core.jobs``), tolerating the odd shapes a hand-written or poison job may have.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
-from onthedot.jobs import (
+from onthedot.core.jobs import (
     ATTEMPTS,
     CREATED_AT,
     CURRENT,
@@ -31,9 +31,9 @@ from onthedot.jobs import (
     SERIES_PK_PREFIX,
     SK,
 )
-from onthedot.keys import SK_SEPARATOR, KeyFormatError, parse_sort_key, parse_time
-from onthedot.models import DeadLetter, Job, Series
-from onthedot.recurrence import Rule
+from onthedot.core.keys import SK_SEPARATOR, KeyFormatError, parse_sort_key, parse_time
+from onthedot.core.models import DeadLetter, Job, Series
+from onthedot.core.recurrence import Rule
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()

@@ -2,7 +2,7 @@
 
 The definition is what runs; these functions say the same thing in Python so that tests can hold the JSONata to
 them on any input (``tests/statemachine/test_plan.py``), and so that a reader has the arithmetic in one place.
-Times are epoch milliseconds, partitions are ``j#YYYY-MM-DDTHH:MM`` grid keys (``onthedot.keys``).
+Times are epoch milliseconds, partitions are ``j#YYYY-MM-DDTHH:MM`` grid keys (``onthedot.core.keys``).
 
 A run at ``now`` claims the window ``[start, until)`` of due times: from where the last run's window ended
 (never more than a bucket back: older jobs are the catch-up's) until the next run starts. It first catches up
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from onthedot import keys
+from onthedot.core import keys
 
 _GRID_KEY = re.compile(r"^j#\d{4}-\d\d-\d\dT\d\d:\d\d$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

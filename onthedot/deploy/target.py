@@ -28,9 +28,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from onthedot.errors import InvalidJob
+from onthedot.client.validation import is_bucket_width
+from onthedot.core.errors import InvalidJob
 from onthedot.local.names import CREDENTIALS, REGION, Names
-from onthedot.validation import is_bucket_width
 
 LOCAL_HOST = "127.0.0.1"
 DEFAULT_LOCAL_PORT = 4566

@@ -1,7 +1,7 @@
 """What the Python API hands out and takes in: job, series and dead-letter handles, pages, batch requests.
 
 Plain frozen dataclasses; ``as_dict`` gives each handle as JSON-ready values (the CLI's ``--json``). They are
-built from stored items in ``onthedot.items`` and importable from ``onthedot.client``.
+built from stored items in ``onthedot.core.items`` and importable from ``onthedot.client``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from onthedot.keys import format_time
+from onthedot.core.keys import format_time
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from onthedot.errors import InvalidJob
-from onthedot.table import JobsTable, Table
+from onthedot.client.table import JobsTable, Table
+from onthedot.core.errors import InvalidJob
 
 
 class SchedulerContext:

@@ -22,7 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from onthedot.keys import KeyFormatError, due_of, parse_sort_key, parse_time
+from onthedot.core.keys import KeyFormatError, due_of, parse_sort_key, parse_time
 
 PK = "pk"
 SK = "sk"
@@ -215,7 +215,7 @@ EXPIRES_AT = "expires_at"  # epoch seconds; the table's TTL attribute
 
 # A dispatcher run's summary: pk = RUN_PK, sk = <run time>, the Summarize counts, EXPIRES_AT, and
 RUN_PK = "run"
-RUN_LATENESS = "lateness"  # a list: the jobs published, by lateness bin (onthedot.lateness.EDGES_MS)
+RUN_LATENESS = "lateness"  # a list: the jobs published, by lateness bin (onthedot.core.lateness.EDGES_MS)
 RUN_LATENESS_MAX_MS = "latenessMaxMs"  # the latest of them, in milliseconds
 
 # -- attempts and the dead letter (issue #4) ------------------------------------------------------------------
@@ -238,6 +238,7 @@ CURSOR_PK = "cursor"
 CURSOR_SK = "dispatcher"
 CURSOR_BUCKET = "bucket"
 CURSOR_BUCKET_MINUTES = "bucket_minutes"  # the bucket width in force (N): every writer keys jobs with it
+CURSOR_SHARDS = "shards"  # the shards a bucket is spread over (N, absent: 1): every writer keys jobs with it
 # The window of due times the last run claimed ([start, end), ISO): a run claims the next one with a
 # compare-and-set on the end it read, so no two runs publish the same window.
 CURSOR_WINDOW_START = "window_start"

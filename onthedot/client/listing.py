@@ -1,7 +1,7 @@
 """Listing pending jobs by due time, a page at a time (the ``Scheduler.list_jobs`` part).
 
 Jobs sit in one partition per bucket of due times, so a time range is read one Query per bucket, in order, with
-no scan and no index; the cursor (``onthedot.cursors``) remembers the range, the bucket and where in it to go on.
+no scan and no index; the cursor (``onthedot.client.cursors``) remembers the range, the bucket and where in it to go on.
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from onthedot.context import SchedulerContext
-from onthedot.cursors import jobs_cursor, read_jobs_cursor
-from onthedot.errors import InvalidJob
-from onthedot.items import dump, dump_key, load
-from onthedot.jobs import PK, SK
-from onthedot.keys import bucket_start, format_time, partition_key
-from onthedot.models import Job, Page
-from onthedot.validation import check_limit, instant
+from onthedot.client.context import SchedulerContext
+from onthedot.client.cursors import jobs_cursor, read_jobs_cursor
+from onthedot.client.validation import check_limit, instant
+from onthedot.core.errors import InvalidJob
+from onthedot.core.items import dump, dump_key, load
+from onthedot.core.jobs import PK, SK
+from onthedot.core.keys import bucket_start, format_time, partition_key
+from onthedot.core.models import Job, Page
 
 DEFAULT_LIST_AHEAD = timedelta(days=1)
 MAX_PARTITIONS_A_PAGE = 300  # Queries one call makes at most (a day of 5-minute buckets fits in one)

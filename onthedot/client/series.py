@@ -1,7 +1,7 @@
 """Recurring jobs: schedule, read and cancel a series (the ``Scheduler`` methods, as a part).
 
 A series is an item of its own (``pk = series#<id>``, ``sk = series``) holding the detail, the rule
-(``onthedot.recurrence``), how many occurrences have fired and ``current``, the sort key of its one pending
+(``onthedot.core.recurrence``), how many occurrences have fired and ``current``, the sort key of its one pending
 occurrence. The occurrence is a job item with ``series`` and ``occurrence`` instead of a detail; the publish
 function writes the next one when it fires.
 """
@@ -16,11 +16,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from onthedot import idempotency
-from onthedot.context import SchedulerContext
-from onthedot.errors import InvalidJob, JobNotFound
-from onthedot.items import dump_key, series_from_item
-from onthedot.jobs import (
+from onthedot.client import idempotency
+from onthedot.client.context import SchedulerContext
+from onthedot.client.table import condition_failed
+from onthedot.client.validation import check_content, check_key, instant, new_id, series_key_of
+from onthedot.core.errors import InvalidJob, JobNotFound
+from onthedot.core.items import dump_key, series_from_item
+from onthedot.core.jobs import (
     CREATED_AT,
     CURRENT,
     DETAIL,
@@ -35,11 +37,9 @@ from onthedot.jobs import (
     SERIES_SK,
     SK,
 )
-from onthedot.keys import format_time, job_key, sort_key
-from onthedot.models import Series
-from onthedot.recurrence import Rule
-from onthedot.table import condition_failed
-from onthedot.validation import check_content, check_key, instant, new_id, series_key_of
+from onthedot.core.keys import format_time, job_key, sort_key
+from onthedot.core.models import Series
+from onthedot.core.recurrence import Rule
 
 SERIES_RETRIES = 5  # cancel_series re-reads a series that advanced while it was being cancelled
 
@@ -63,7 +63,7 @@ class RecurringSeries(SchedulerContext):
         """A series: exactly one of ``cron`` (5 fields) / ``rate`` ("15 minutes", "2 hours", "1 day").
 
         ``starts_at`` defaults to now. The series item and its first occurrence are written in one
-        transaction; see ``onthedot.recurrence`` for when occurrences fall (time zones and DST).
+        transaction; see ``onthedot.core.recurrence`` for when occurrences fall (time zones and DST).
         """
         now = self._now()
         if key is not None:

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from onthedot.errors import InvalidJob
-from onthedot.items import dump_value
-from onthedot.jobs import (
+from onthedot.core.errors import InvalidJob
+from onthedot.core.items import dump_value
+from onthedot.core.jobs import (
     DETAIL,
     DETAIL_TYPE,
     KEY_PK_PREFIX,
@@ -27,7 +27,7 @@ from onthedot.jobs import (
     check_detail_type,
     event_entry,
 )
-from onthedot.keys import KeyFormatError, due_of, new_job_id, partition_key, sort_key
+from onthedot.core.keys import KeyFormatError, due_of, new_job_id, partition_key, sort_key
 
 MAX_KEY_LENGTH = 512
 MAX_KEY_BYTES = 2048 - len(KEY_PK_PREFIX)  # DynamoDB's limit on a partition key value
@@ -155,7 +155,7 @@ def check_limit(limit: Any) -> None:
 
 def check_content(prefix: str, detail_type: Any, detail: Any, sk: str) -> dict[str, Any]:
     """The detail as it is stored (numbers as Decimal), after the checks the publish function makes: its rules
-    (``onthedot.jobs``, used by ``event_entry``) are the one definition of what can be published."""
+    (``onthedot.core.jobs``, used by ``event_entry``) are the one definition of what can be published."""
     try:
         check_detail_type(detail_type)
         check_detail(detail)  # also bounds the depth before anything else walks the detail
