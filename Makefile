@@ -14,11 +14,12 @@ STACK ?= OnTheDot
 
 .PHONY: setup run test test-aws chromium lint synth deploy bench clean
 
-# Python: pinned direct dependencies (pyproject.toml), every transitive one pinned by constraints.txt.
+# Python: pinned direct dependencies (pyproject.toml), every transitive one pinned by constraints.txt. The base
+# install is a client's; `run` and the tests need the extras too: the local cloud, the CDK app, the console, dev tools.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "onthedot needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[cdk,dev,ui]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[local,cdk,dev,ui]'
 	touch $@
 
 # Node: the CDK CLI and asl-validator, pinned in package.json and package-lock.json.

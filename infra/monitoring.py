@@ -73,49 +73,37 @@ class Monitoring(Construct):
         run = Duration.minutes(settings.scheduleMinutes)
         window = Duration.minutes(max(ALARM_MINUTES, settings.scheduleMinutes))
 
-        self.alarms: dict[str, cloudwatch.Alarm] = {
-            "Backlog": cloudwatch.Alarm(
-                self,
+        alarms = (
+            self._alarm(
                 "Backlog",
-                alarm_description="The dispatcher is behind: the oldest bucket still to drain is older than "
+                "The dispatcher is behind: the oldest bucket still to drain is older than "
                 f"{settings.alarmBacklogSeconds} s, or no run reported its backlog (alarmBacklogSeconds).",
-                metric=backlog_metric(window),
-                threshold=settings.alarmBacklogSeconds,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=2,
-                datapoints_to_alarm=2,
+                backlog_metric(window),
+                settings.alarmBacklogSeconds,
+                periods=2,
                 # Every run reports, 0 when caught up: silence means the dispatcher is not running.
-                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+                missing=cloudwatch.TreatMissingData.BREACHING,
             ),
-            "Lateness": cloudwatch.Alarm(
-                self,
+            self._alarm(
                 "Lateness",
-                alarm_description=f"Jobs fire late: p99 lateness above {settings.alarmLatenessSeconds} s "
-                "(alarmLatenessSeconds).",
-                metric=job_metric(metrics.LATENESS_SECONDS, "p99", window),
-                threshold=settings.alarmLatenessSeconds,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=2,
-                datapoints_to_alarm=2,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,  # no jobs due, none late
+                f"Jobs fire late: p99 lateness above {settings.alarmLatenessSeconds} s (alarmLatenessSeconds).",
+                job_metric(metrics.LATENESS_SECONDS, "p99", window),
+                settings.alarmLatenessSeconds,
+                above=True,
+                periods=2,
             ),
-            "DeadLetters": cloudwatch.Alarm(
-                self,
+            self._alarm(
                 "DeadLetters",
-                alarm_description=f"{settings.alarmDeadLetters} or more jobs went to the dead letter in "
+                f"{settings.alarmDeadLetters} or more jobs went to the dead letter in "
                 f"{window.to_minutes()} minutes (alarmDeadLetters): `onthedot dlq list` shows why.",
-                metric=job_metric(metrics.DEAD_LETTERED, "Sum", window),
-                threshold=settings.alarmDeadLetters,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                job_metric(metrics.DEAD_LETTERED, "Sum", window),
+                settings.alarmDeadLetters,
             ),
-            "FailedRuns": cloudwatch.Alarm(
-                self,
+            self._alarm(
                 "FailedRuns",
-                alarm_description=f"{settings.alarmFailedRuns} or more dispatcher runs failed or timed out in "
+                f"{settings.alarmFailedRuns} or more dispatcher runs failed or timed out in "
                 f"{window.to_minutes()} minutes (alarmFailedRuns): their logs are in the state machine's log group.",
-                metric=cloudwatch.MathExpression(
+                cloudwatch.MathExpression(
                     expression="FILL(failed, 0) + FILL(timedOut, 0)",
                     using_metrics={
                         "failed": state_machine.metric_failed(period=window, statistic="Sum"),
@@ -124,25 +112,17 @@ class Monitoring(Construct):
                     label="failed or timed-out runs",
                     period=window,
                 ),
-                threshold=settings.alarmFailedRuns,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                settings.alarmFailedRuns,
             ),
-            "RewindFailures": cloudwatch.Alarm(
-                self,
+            self._alarm(
                 "RewindFailures",
-                alarm_description="The rewind function gave up on table stream records (its failure queue): a job "
+                "The rewind function gave up on table stream records (its failure queue): a job "
                 "written into a drained bucket may wait until the cursor is moved back by hand.",
-                metric=rewind_failures.metric_approximate_number_of_messages_visible(
-                    period=window, statistic="Maximum"
-                ),
-                threshold=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                rewind_failures.metric_approximate_number_of_messages_visible(period=window, statistic="Maximum"),
+                1,
             ),
-        }
+        )
+        self.alarms: dict[str, cloudwatch.Alarm] = {alarm.node.id: alarm for alarm in alarms}
 
         self.topic = alarm_topic or (self._email_topic(settings.alarmEmail) if settings.alarmEmail else None)
         if self.topic is not None:
@@ -245,6 +225,34 @@ class Monitoring(Construct):
                 ],
                 width=8,
             ),
+        )
+
+    def _alarm(
+        self,
+        name: str,
+        description: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        *,
+        above: bool = False,
+        periods: int = 1,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
+        """An alarm when ``metric`` reaches ``threshold`` (passes it, with ``above``) in ``periods`` periods in a
+        row; no data counts as ``missing`` says (by default: all is well)."""
+        operator = cloudwatch.ComparisonOperator
+        return cloudwatch.Alarm(
+            self,
+            name,
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=operator.GREATER_THAN_THRESHOLD
+            if above
+            else operator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods if periods > 1 else None,
+            treat_missing_data=missing,
         )
 
     def _email_topic(self, email: str) -> sns.Topic:

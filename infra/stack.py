@@ -32,6 +32,7 @@ class OnTheDotStack(Stack):
         CfnOutput(self, "DeadLetterTableName", value=onthedot.dead_letter_table.table_name)
         CfnOutput(self, "EventBusName", value=onthedot.bus.event_bus_name)
         CfnOutput(self, "BucketMinutes", value=str(settings.bucketMinutes))
+        CfnOutput(self, "Shards", value=str(settings.shards))
         CfnOutput(self, "EventSource", value=settings.eventSource)
         CfnOutput(self, "StateMachineArn", value=onthedot.state_machine.state_machine_arn)
         CfnOutput(self, "PublishFunctionName", value=onthedot.publish_function.function_name)

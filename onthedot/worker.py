@@ -20,7 +20,9 @@ does the work. A duplicate that arrives while the first delivery still runs fail
 ``IdempotencyAlreadyInProgressError``; Lambda's asynchronous retries then return the stored result.
 
 This module imports nothing beyond the standard library and ``onthedot.core.jobs`` until ``idempotent_job`` is
-called, and then only Powertools' idempotency utility (in the Lambda runtime, from the Powertools layer).
+called, and then only Powertools' idempotency utility (in the Lambda runtime, from the Powertools layer). The
+table name is read, and its client created, on the first delivery: a worker without its table fails then, with
+a message naming ``IDEMPOTENCY_TABLE_NAME``.
 """
 
 from __future__ import annotations
@@ -92,9 +94,11 @@ def idempotent_job(
 ) -> Callable[[HandlerT], HandlerT]:
     """A decorator for a worker's ``handler(event, context)`` that runs it once per job id.
 
-    ``table_name`` defaults to the ``IDEMPOTENCY_TABLE_NAME`` environment variable; ``persistence_layer``
-    replaces the DynamoDB table altogether (any Powertools persistence layer). ``on_duplicate(job, result)``
-    is called when a delivery is answered with the stored result of an earlier one, e.g. to log it.
+    ``table_name`` defaults to the ``IDEMPOTENCY_TABLE_NAME`` environment variable, read on the first delivery
+    (as is the table's client created), so importing a decorated handler reads and connects nothing;
+    ``persistence_layer`` replaces the DynamoDB table altogether (any Powertools persistence layer).
+    ``on_duplicate(job, result)`` is called when a delivery is answered with the stored result of an earlier
+    one, e.g. to log it.
     An event without an onthedot job id raises ``NotAJobEvent`` before anything is stored.
     """
     from aws_lambda_powertools.utilities.idempotency import (
@@ -103,14 +107,18 @@ def idempotent_job(
         idempotent,
     )
 
-    if persistence_layer is None:
+    @functools.cache
+    def store() -> BasePersistenceLayer:
+        # On the first delivery, not when the handler is decorated (at import): the table name is read and the
+        # DynamoDB client created where the function's environment is sure to be set.
+        if persistence_layer is not None:
+            return persistence_layer
         name = table_name or os.environ.get(IDEMPOTENCY_TABLE_ENV, "")
         if not name:
             raise RuntimeError(f"no idempotency table: pass table_name or set {IDEMPOTENCY_TABLE_ENV}")
-        persistence_layer = DynamoDBPersistenceLayer(
+        return DynamoDBPersistenceLayer(
             table_name=name, key_attr=IDEMPOTENCY_KEY_ATTRIBUTE, expiry_attr=IDEMPOTENCY_EXPIRY_ATTRIBUTE
         )
-    store = persistence_layer
 
     def config(job: Job) -> IdempotencyConfig:
         # Built per delivery only to hand the job to the response hook; the key settings never change.
@@ -130,7 +138,7 @@ def idempotent_job(
         @functools.wraps(handler)
         def run_once(event: dict[str, Any], context: Any) -> Any:
             job = job_of(event)
-            return idempotent(persistence_store=store, config=config(job))(handler)(event, context)
+            return idempotent(persistence_store=store(), config=config(job))(handler)(event, context)
 
         return run_once  # type: ignore[return-value]
 

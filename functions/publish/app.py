@@ -7,11 +7,17 @@ Event, from the dispatcher (up to 1,000 sort keys)::
 Response; the dispatcher deletes exactly ``published``::
 
     {"published": [sk, ...], "failed": [{"sk": sk, "error": "..."}], "missing": n}
+
+Its configuration is the environment ``onthedot.deploy.settings.publish_environment`` sets, read into ``Config``
+on the first invocation, when the clients are created too: importing this module reads and connects nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,49 +29,95 @@ from functions.publish.dead_letter import DeadLetters
 from functions.publish.observability import logger, metrics, tracer
 from functions.publish.publisher import PageResult, parse_event, publish_page
 from onthedot.core import metrics as names
+from onthedot.core.environment import Environment
+
+SEE = "onthedot.deploy.settings.publish_environment"
 
 
-def _required(name: str) -> str:
-    value = os.environ.get(name, "")
-    if not value:
-        raise RuntimeError(f"environment variable {name} is not set (see onthedot.deploy.settings.publish_environment)")
-    return value
+@dataclass(frozen=True)
+class Config:
+    """The function's configuration: its environment variables (``publish_environment``), typed."""
+
+    table_name: str
+    dead_letter_table_name: str
+    bus_name: str
+    event_source: str
+    publish_retries: int
+    bucket_minutes: int
+    max_attempts: int
+    shards: int = 1  # absent from a stack deployed before shards existed: one shard
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str]) -> Config:
+        """Raises ``RuntimeError`` naming the first variable that is missing or not a number."""
+        variables = Environment(environment, SEE)
+        return cls(
+            table_name=variables.text("JOBS_TABLE_NAME"),
+            dead_letter_table_name=variables.text("DEAD_LETTER_TABLE_NAME"),
+            bus_name=variables.text("EVENT_BUS_NAME"),
+            event_source=variables.text("EVENT_SOURCE"),
+            publish_retries=variables.number("PUBLISH_RETRIES"),
+            bucket_minutes=variables.number("BUCKET_MINUTES"),
+            max_attempts=variables.number("MAX_ATTEMPTS"),
+            shards=variables.number("SHARDS", default=1),
+        )
 
 
-TABLE_NAME = _required("JOBS_TABLE_NAME")
-BUS_NAME = _required("EVENT_BUS_NAME")
-EVENT_SOURCE = _required("EVENT_SOURCE")
-PUBLISH_RETRIES = int(_required("PUBLISH_RETRIES"))
-BUCKET_MINUTES = int(_required("BUCKET_MINUTES"))
-DEAD_LETTER_TABLE_NAME = _required("DEAD_LETTER_TABLE_NAME")
-MAX_ATTEMPTS = int(_required("MAX_ATTEMPTS"))
+@functools.cache
+def config() -> Config:
+    """Read on the first invocation, then kept: a function's environment does not change while it lives."""
+    return Config.from_environment(os.environ)
 
-DYNAMODB = boto3.resource("dynamodb")
-EVENTS = boto3.client("events")
-DEAD_LETTERS = DeadLetters(
-    jobs_table=DYNAMODB.Table(TABLE_NAME),
-    dead_letter_table=DYNAMODB.Table(DEAD_LETTER_TABLE_NAME),
-    max_attempts=MAX_ATTEMPTS,
-    now=lambda: datetime.now(UTC),
-)
+
+@dataclass(frozen=True)
+class Clients:
+    dynamodb: Any  # boto3 DynamoDB service resource
+    events: Any  # boto3 EventBridge client
+    dead_letters: DeadLetters
+
+
+@functools.cache
+def clients() -> Clients:
+    """Created on the first invocation (boto3 reads region, credentials and endpoint then), then kept."""
+    settings = config()
+    dynamodb = boto3.resource("dynamodb")
+    return Clients(
+        dynamodb=dynamodb,
+        events=boto3.client("events"),
+        dead_letters=DeadLetters(
+            jobs_table=dynamodb.Table(settings.table_name),
+            dead_letter_table=dynamodb.Table(settings.dead_letter_table_name),
+            max_attempts=settings.max_attempts,
+            now=lambda: datetime.now(UTC),
+        ),
+    )
+
+
+def prepare() -> None:
+    """Read the configuration and create the clients now instead of on the first invocation. The local cloud
+    calls it right after importing the handler, while the function's environment is set
+    (``onthedot.local.lambda_runtime``); on Lambda nothing needs to."""
+    clients()
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings, wired = config(), clients()
     pk, sks, run = parse_event(event)
     result = publish_page(
         pk,
         sks,
-        dynamodb=DYNAMODB,
-        table_name=TABLE_NAME,
-        events_client=EVENTS,
-        bus_name=BUS_NAME,
-        source=EVENT_SOURCE,
-        retries=PUBLISH_RETRIES,
-        bucket_minutes=BUCKET_MINUTES,
-        dead_letters=DEAD_LETTERS,
+        dynamodb=wired.dynamodb,
+        table_name=settings.table_name,
+        events_client=wired.events,
+        bus_name=settings.bus_name,
+        source=settings.event_source,
+        retries=settings.publish_retries,
+        bucket_minutes=settings.bucket_minutes,
+        shards=settings.shards,
+        dead_letters=wired.dead_letters,
         run=run,
     )
     record_metrics(result)
@@ -76,7 +128,7 @@ LATENESS_VALUES_PER_FLUSH = 99
 
 
 def record_metrics(result: PageResult) -> None:
-    published = len(result.published) + len(result.advance)
+    published = len(result.published) + result.occurrences
     metrics.add_metric(name=names.PUBLISHED, unit=MetricUnit.Count, value=published)
     metrics.add_metric(name=names.FAILED, unit=MetricUnit.Count, value=len(result.failed))
     metrics.add_metric(name=names.MISSING, unit=MetricUnit.Count, value=result.missing)

@@ -1,9 +1,11 @@
 """Publish one page of due jobs: read the items, put their events on the bus, report what was accepted.
 
 The dispatcher hands over keys only (``{"pk": ..., "sks": [...]}``) and deletes exactly the sort keys this
-module reports as ``published``; a job that is failed or missing stays in the table for the next run. So a
-job is deleted only after EventBridge accepted its event, and under faults it is published twice rather than
-never.
+module reports as ``published`` or ``dead``; a job that is failed or missing stays in the table for the next run.
+So a job is deleted only after EventBridge accepted its event, and under faults it is published twice rather than
+never. A published occurrence of a recurring job is replaced here by the next one (one transaction each), so
+that the response stays a list of keys and counts whatever the page holds: at most 1,000 keys of at most 125
+bytes (``onthedot.core.keys.MAX_JOB_ID_BYTES``), far below Step Functions' 256 KB.
 
 botocore already retries whole requests (throttling, 5xx, connection errors). The loops here retry only what
 a successful response hands back as not done: ``UnprocessedKeys`` of BatchGetItem and the entries of PutEvents
@@ -24,10 +26,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.publish.dead_letter import POISON, DeadLetters
 from functions.publish.observability import logger
-from functions.publish.series import Advance, resolve_occurrences, series_key
+from functions.publish.series import Advance, resolve_occurrences
 from onthedot.core import lateness
 from onthedot.core.jobs import ATTEMPTS, PK, SERIES_PK_PREFIX, SK, PoisonJob, entry_size, event_entry
-from onthedot.core.keys import DEFAULT_BUCKET_MINUTES, parse_sort_key
+from onthedot.core.keys import DEFAULT_BUCKET_MINUTES, format_time, parse_sort_key
+from onthedot.core.occurrence import replacement, series_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource
@@ -38,15 +41,14 @@ MAX_ENTRIES_PER_PUT = 10  # PutEvents' limits: entries, and the sum of their siz
 MAX_BYTES_PER_PUT = 256 * 1024
 READ_RETRIES = 5  # extra BatchGetItem calls for keys that came back unprocessed
 PARALLEL_PUTS = 10  # PutEvents requests in flight at once: a page of 1,000 jobs is 100 requests
+PARALLEL_READS = 10  # BatchGetItem requests in flight at once: a page of 1,000 jobs is 10 requests
+PARALLEL_REPLACEMENTS = 10  # occurrence transactions in flight at once
 # The dispatcher wakes in whole seconds and reads the jobs due until the end of that second: the function holds
 # each until its due time. A job due later than this (a clock far off, a hand-made page) is left for a later tick.
 HOLD_SECONDS = 2.0
 REQUEST_FAILED = "PutEvents failed: "
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 2.0
-# Errors are cut to this length in the response (logs keep them whole): with 1,000 keys of ~60 characters
-# a page's response stays well below Step Functions' 256 KB limit on a state's data.
-MAX_ERROR_CHARS = 120
 
 Sleep = Callable[[float], object]
 Clock = Callable[[], datetime]
@@ -59,17 +61,19 @@ class Failure:
     sk: str
     error: str
 
-    def as_dict(self) -> dict[str, str]:
-        return {"sk": self.sk, "error": self.error[:MAX_ERROR_CHARS]}
-
 
 @dataclass
 class PageResult:
     """What happened to every sort key of a page: published, failed or missing (deleted meanwhile)."""
 
     published: list[str] = field(default_factory=list)
-    advance: list[Advance] = field(default_factory=list)
-    """Published occurrences of recurring jobs: the dispatcher replaces each with the next one."""
+    """Accepted by EventBridge: one-time jobs (the dispatcher deletes them) and, until they are replaced here,
+    occurrences of recurring jobs."""
+    occurrences: int = 0
+    """Published occurrences of recurring jobs, replaced here by the next one (``advanced``), found replaced by
+    another run, or left in place (``unreplaced``: the next run publishes them again, with the same job id)."""
+    advanced: int = 0
+    unreplaced: int = 0
     failed: list[Failure] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
     """Sent to the dead letter (a poison job, or its last attempt failed): the dispatcher deletes these too."""
@@ -81,12 +85,14 @@ class PageResult:
     """Milliseconds from each published job's due time to EventBridge's acceptance of its event."""
 
     def as_dict(self) -> dict[str, Any]:
-        """The Lambda's response to the dispatcher: plain JSON."""
+        """The Lambda's response to the dispatcher: plain JSON, keys to delete and counts (the errors are logged)."""
         return {
             "published": list(self.published),
-            "advance": [advance.as_dict() for advance in self.advance],
-            "failed": [failure.as_dict() for failure in self.failed],
             "dead": list(self.dead),
+            "occurrences": self.occurrences,
+            "advanced": self.advanced,
+            "unreplaced": self.unreplaced,
+            "failed": len(self.failed),
             "missing": self.missing,
             "notDue": self.not_due,
             "lateness": lateness.histogram(self.lateness_ms),
@@ -126,6 +132,7 @@ def publish_page(
     source: str,
     retries: int,
     bucket_minutes: int = DEFAULT_BUCKET_MINUTES,
+    shards: int = 1,
     dead_letters: DeadLetters | None = None,
     run: str | None = None,
     read_retries: int = READ_RETRIES,
@@ -163,7 +170,9 @@ def publish_page(
         )
         result.failed.extend(failed)
         result.missing += len(due_now) - len(found) - len(failed)
-        found_advances, unpublishable = resolve_occurrences(found, read_series, bucket_minutes)
+        found_advances, unpublishable = resolve_occurrences(
+            found, read_series, bucket_minutes, shards, format_time(clock())
+        )
         result.failed.extend(Failure(sk, error) for sk, error in unpublishable.items())
         pending: list[_Pending] = []
         for sk in due_now:
@@ -181,10 +190,10 @@ def publish_page(
 
     if dead_letters is not None:
         settle_failures(result, items, dead_letters, run)
-    result.advance = [advances[sk] for sk in result.published if sk in advances]
+    published_occurrences = [advances[sk] for sk in result.published if sk in advances]
     result.published = [sk for sk in result.published if sk not in advances]
+    replace_occurrences(pk, published_occurrences, result, dynamodb=dynamodb, table_name=table_name)
     result.published.sort(key=order.__getitem__)
-    result.advance.sort(key=lambda advance: order[advance.sk])
     result.failed.sort(key=lambda failure: order[failure.sk])
     result.dead.sort(key=order.__getitem__)
 
@@ -194,7 +203,9 @@ def publish_page(
         "published page",
         pk=pk,
         due=len(order),
-        published=len(result.published) + len(result.advance),
+        published=len(result.published) + result.occurrences,
+        advanced=result.advanced,
+        unreplaced=result.unreplaced,
         failed=len(result.failed),
         dead_lettered=len(result.dead),
         missing=result.missing,
@@ -224,6 +235,47 @@ def read_items(
     return by_sk, [Failure(str(key[SK]), error) for key, error in unread]
 
 
+def replace_occurrences(
+    pk: str,
+    occurrences: Sequence[Advance],
+    result: PageResult,
+    *,
+    dynamodb: DynamoDBServiceResource,
+    table_name: str,
+) -> None:
+    """Replace each published occurrence by the next one, ``PARALLEL_REPLACEMENTS`` transactions at a time.
+
+    A transaction cancelled for a condition means another run replaced it already, or the series was cancelled
+    meanwhile: nothing is left to do. Any other failure leaves the occurrence in place, to be published again
+    (same job id) and replaced by the next run.
+    """
+    if not occurrences:
+        return
+    client = dynamodb.meta.client
+
+    def replace(advance: Advance) -> str:
+        try:
+            client.transact_write_items(
+                TransactItems=replacement(table_name, pk, advance.sk, advance.series, advance.following)
+            )
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons", [])
+            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
+                return "elsewhere"
+            logger.warning("occurrence not replaced", pk=pk, sk=advance.sk, error=describe(error))
+            return "unreplaced"
+        except BotoCoreError as error:
+            logger.warning("occurrence not replaced", pk=pk, sk=advance.sk, error=describe(error))
+            return "unreplaced"
+        return "advanced"
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_REPLACEMENTS) as pool:
+        outcomes = list(pool.map(replace, occurrences))
+    result.occurrences += len(occurrences)
+    result.advanced += outcomes.count("advanced")
+    result.unreplaced += outcomes.count("unreplaced")
+
+
 def read_keys(
     keys: Sequence[Mapping[str, str]],
     *,
@@ -232,14 +284,29 @@ def read_keys(
     retries: int,
     sleep: Sleep,
 ) -> tuple[list[dict[str, Any]], list[tuple[Mapping[str, str], str]]]:
-    """BatchGetItem of ``keys`` (100 a request, ``UnprocessedKeys`` retried): the items found, and each key
-    that could not be read with the reason."""
+    """BatchGetItem of ``keys`` (100 a request, ``PARALLEL_READS`` requests at a time, ``UnprocessedKeys``
+    retried): the items found, and each key that could not be read with the reason."""
+    chunks = [list(keys[start : start + MAX_KEYS_PER_READ]) for start in range(0, len(keys), MAX_KEYS_PER_READ)]
+    if len(chunks) <= 1:
+        return _read_chunk(chunks[0] if chunks else [], dynamodb, table_name, retries, sleep)
     found: list[dict[str, Any]] = []
     unread: list[tuple[Mapping[str, str], str]] = []
-    for start in range(0, len(keys), MAX_KEYS_PER_READ):
-        request: Mapping[str, Any] = {
-            table_name: {"Keys": list(keys[start : start + MAX_KEYS_PER_READ]), "ConsistentRead": True}
-        }
+    with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
+        for chunk_found, chunk_unread in pool.map(
+            lambda chunk: _read_chunk(chunk, dynamodb, table_name, retries, sleep), chunks
+        ):
+            found.extend(chunk_found)
+            unread.extend(chunk_unread)
+    return found, unread
+
+
+def _read_chunk(
+    chunk: list[Mapping[str, str]], dynamodb: DynamoDBServiceResource, table_name: str, retries: int, sleep: Sleep
+) -> tuple[list[dict[str, Any]], list[tuple[Mapping[str, str], str]]]:
+    found: list[dict[str, Any]] = []
+    unread: list[tuple[Mapping[str, str], str]] = []
+    if chunk:
+        request: Mapping[str, Any] = {table_name: {"Keys": chunk, "ConsistentRead": True}}
         attempt = 0
         while request:
             try:

@@ -1,41 +1,29 @@
 """Occurrences of recurring jobs: the detail comes from the series item, and each publish moves the series on.
 
 An occurrence item holds only its key, its series id and its number; the series item holds the detail and the
-rule. Before publishing, each occurrence gets its series' detail and the key of the occurrence after it. The
-dispatcher then deletes the published occurrence and writes the next one in one transaction, so a crash can
-neither lose the series nor fork it.
+rule. Before publishing, each occurrence gets its series' detail and the item of the occurrence after it. Once
+published, ``replace`` deletes it and writes the next one in one transaction (``onthedot.core.occurrence``), so a
+crash can neither lose the series nor fork it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from functions.publish.dead_letter import POISON
 from onthedot.core import jobs, keys
+from onthedot.core.occurrence import occurrence_item
 
 
 @dataclass(frozen=True)
 class Advance:
-    """What follows a published occurrence: the next occurrence's key, or None when the series ends."""
+    """What follows a published occurrence: the next occurrence's item, or None when the series ends."""
 
     sk: str
     series: str
-    detail_type: str
-    next_pk: str | None
-    next_sk: str | None
-    next_occurrence: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "sk": self.sk,
-            "series": self.series,
-            "detail_type": self.detail_type,
-            "next": None
-            if self.next_sk is None
-            else {"pk": self.next_pk, "sk": self.next_sk, "occurrence": self.next_occurrence},
-        }
+    following: dict[str, Any] | None
 
 
 ReadSeries = Callable[[set[str]], tuple[dict[str, dict[str, Any]], dict[str, str]]]
@@ -43,7 +31,7 @@ ReadSeries = Callable[[set[str]], tuple[dict[str, dict[str, Any]], dict[str, str
 
 
 def resolve_occurrences(
-    items: dict[str, dict[str, Any]], read_series: ReadSeries, bucket_minutes: int
+    items: dict[str, dict[str, Any]], read_series: ReadSeries, bucket_minutes: int, shards: int, created_at: str
 ) -> tuple[dict[str, Advance], dict[str, str]]:
     """Fill in the detail of every occurrence in ``items`` (in place) and work out what follows it.
 
@@ -72,13 +60,16 @@ def resolve_occurrences(
             continue
         item[jobs.DETAIL] = series.get(jobs.DETAIL, {})
         item[jobs.DETAIL_TYPE] = series.get(jobs.DETAIL_TYPE)
-        next_pk = next_sk = None
+        next_item = None
         if following is not None:
             next_id = keys.with_due(job_id, following)
-            next_pk, next_sk = keys.partition_key(following, bucket_minutes), keys.sort_key(following, next_id)
-        advances[sk] = Advance(sk, series_id, str(item[jobs.DETAIL_TYPE]), next_pk, next_sk, number + 1)
+            next_item = occurrence_item(
+                keys.partition_key(following, bucket_minutes, keys.shard_of(next_id, shards)),
+                keys.sort_key(following, next_id),
+                series_id=series_id,
+                number=number + 1,
+                detail_type=str(item[jobs.DETAIL_TYPE]),
+                created_at=created_at,
+            )
+        advances[sk] = Advance(sk, series_id, next_item)
     return advances, unpublishable
-
-
-def series_key(series_id: str) -> Mapping[str, str]:
-    return {jobs.PK: jobs.SERIES_PK_PREFIX + series_id, jobs.SK: jobs.SERIES_SK}

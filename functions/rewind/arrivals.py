@@ -49,11 +49,13 @@ class Verdict:
     reason: str | None = None
 
 
-def judge(pk: str, sk: str, *, cursor: datetime | None, bucket_minutes: int, catch_up_buckets: int) -> Verdict:
+def judge(
+    pk: str, sk: str, *, cursor: datetime | None, bucket_minutes: int, catch_up_buckets: int, shards: int = 1
+) -> Verdict:
     """Where the job with these keys belongs, with the dispatcher's cursor at the bucket starting at ``cursor``
     (None before its first run): a pure function of the keys, the cursor and the knobs."""
     try:
-        canonical_pk, canonical_sk = keys.canonical_keys(pk, sk, bucket_minutes)
+        canonical_pk, canonical_sk = keys.canonical_keys(pk, sk, bucket_minutes, shards)
     except keys.KeyFormatError as error:
         return Verdict(reason=f"{POISON}{error}")
     due, job_id = keys.parse_sort_key(canonical_sk)
@@ -61,16 +63,22 @@ def judge(pk: str, sk: str, *, cursor: datetime | None, bucket_minutes: int, cat
         cursor, bucket_minutes, catch_up_buckets
     ):
         return Verdict(
-            keys.partition_key(cursor, bucket_minutes),
+            keys.partition_key(cursor, bucket_minutes, keys.split_partition_key(canonical_pk)[1]),
             keys.sort_key(cursor, job_id),
             original_due=keys.format_time(due),
         )
     return Verdict(canonical_pk, canonical_sk)
 
 
+def _bucket_of(pk: str) -> str:
+    """The bucket key (shard 0's) of a canonical partition key."""
+    return keys.split_partition_key(pk)[0]
+
+
 def oldest_bucket(cursor: datetime, bucket_minutes: int, catch_up_buckets: int) -> datetime:
     """The oldest bucket a job keeps its due time in: the cursor may move back to it, and the next run still drains
-    from there to the current bucket (``catch_up_buckets`` a run, the previous and the current one included)."""
+    from there up to the bucket of its cutoff (``catch_up_buckets`` a run, that bucket and the one before it
+    included)."""
     return cursor - (catch_up_buckets - 2) * timedelta(minutes=bucket_minutes)
 
 
@@ -132,6 +140,7 @@ class Arrivals:
     bucket_minutes: int
     catch_up_buckets: int
     now: Callable[[], datetime]
+    shards: int = 1
 
     def receive(self, records: Sequence[Mapping[str, Any]]) -> Outcome:
         """Check every job inserted in ``records``; raises on a service error, and the stream delivers again."""
@@ -172,7 +181,7 @@ class Arrivals:
 
     def _canonical(self, pk: str, sk: str) -> bool:
         try:
-            return keys.canonical_keys(pk, sk, self.bucket_minutes) == (pk, sk)
+            return keys.canonical_keys(pk, sk, self.bucket_minutes, self.shards) == (pk, sk)
         except keys.KeyFormatError:
             return False
 
@@ -185,7 +194,12 @@ class Arrivals:
         filed: list[str] = []
         for pk, sk in arrived:
             verdict = judge(
-                pk, sk, cursor=cursor, bucket_minutes=self.bucket_minutes, catch_up_buckets=self.catch_up_buckets
+                pk,
+                sk,
+                cursor=cursor,
+                bucket_minutes=self.bucket_minutes,
+                catch_up_buckets=self.catch_up_buckets,
+                shards=self.shards,
             )
             if verdict.reason is not None:
                 self._bury(pk, sk, verdict.reason, outcome)
@@ -194,13 +208,14 @@ class Arrivals:
                 filed.append(pk)
             elif (where := self._refile(pk, sk, verdict, outcome)) is not None:
                 filed.append(where)
-        late = min((pk for pk in filed if pk < current), default=None)
+        # The cursor names buckets (shard 0's key): a job filed in any shard of an older bucket moves it back.
+        late = min((bucket for bucket in map(_bucket_of, filed) if bucket < current), default=None)
         if late is not None and self._rewind(late):
             outcome.rewound_to = late  # a later success is older still: the rewind only ever moves back
 
     def _before(self, pk: str, sk: str, partition: str) -> bool:
         try:
-            return keys.canonical_keys(pk, sk, self.bucket_minutes)[0] < partition
+            return _bucket_of(keys.canonical_keys(pk, sk, self.bucket_minutes, self.shards)[0]) < partition
         except keys.KeyFormatError:
             return False
 
@@ -227,7 +242,7 @@ class Arrivals:
             # An occurrence of a recurring job keeps its sort key, which its series points at: one long past comes
             # from an outage of the dispatcher itself, which the catch-up works off. Its partition follows from
             # the sort key and the width, so one left on the grid of a former width moves to the current grid.
-            canonical_pk, canonical_sk = keys.canonical_keys(pk, sk, self.bucket_minutes)
+            canonical_pk, canonical_sk = keys.canonical_keys(pk, sk, self.bucket_minutes, self.shards)
             if canonical_sk != sk:
                 reason = f"{POISON}an occurrence of series {item[jobs.SERIES]} under keys of another shape"
                 self._bury(pk, sk, reason, outcome, item)

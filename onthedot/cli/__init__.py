@@ -89,6 +89,7 @@ def connect(args: argparse.Namespace) -> tuple[Scheduler, Target]:
         stack=args.stack,
         port=args.port,
         bucket_minutes=args.bucket_minutes,
+        shards=args.shards,
         dead_letter_table=getattr(args, "dead_letter_table", None),
     )
     if args.command == "dlq" and target.dead_letter_table is None:
@@ -101,6 +102,7 @@ def connect(args: argparse.Namespace) -> tuple[Scheduler, Target]:
         dead_letter_table=target.dead_letter_table,
         dynamodb=target.client("dynamodb"),
         bucket_minutes=target.bucket_minutes,
+        shards=target.shards,
     )
     return scheduler, target
 

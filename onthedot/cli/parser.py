@@ -196,5 +196,11 @@ def _common_options() -> argparse.ArgumentParser:
         metavar="N",
         help="the stack's bucketMinutes knob (default: the stack's output, else 5)",
     )
+    target.add_argument(
+        "--shards",
+        type=values.shards,
+        metavar="N",
+        help="the stack's shards knob (default: the stack's output, else the table's)",
+    )
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     return common

@@ -167,10 +167,11 @@ def as_json(document: Any) -> str:
 
 
 def json_default(value: Any) -> Any:
+    """Times as onthedot writes them; stored values (Decimal numbers, sets) as ``onthedot.core.items.plain`` does."""
+    from onthedot.core.items import plain
+
     if isinstance(value, datetime):
         return iso(value)
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, set):
-        return sorted(value)
+    if isinstance(value, (Decimal, set, frozenset)):
+        return plain(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

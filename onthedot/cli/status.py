@@ -7,18 +7,30 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from onthedot.cli.render import Output, iso, printable, relative_text, when
+from onthedot.core import jobs
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from onthedot.client import Job, Scheduler
+    from onthedot.client.table import JobsTable
     from onthedot.deploy.target import Target
 
 RECENT_RUNS = 5
 STATUS_HORIZON = timedelta(hours=1)
 MAX_BACKLOG_BUCKETS = 48  # status counts at most this many buckets behind the previous one
 
-_RUN_COUNTS = ("due", "published", "failed", "missing", "deleted", "advanced", "undeleted", "partitions")
+_RUN_COUNTS = (
+    jobs.RUN_DUE,
+    jobs.RUN_PUBLISHED,
+    jobs.RUN_FAILED,
+    jobs.RUN_MISSING,
+    jobs.RUN_DELETED,
+    jobs.RUN_ADVANCED,
+    jobs.RUN_UNDELETED,
+    jobs.RUN_PARTITIONS,
+    jobs.RUN_PAUSED,
+)
 _RUN_HIDDEN = {"pk", "sk", "expires_at", "lateness"}  # the lateness histogram is summed over runs instead
 LATENESS_RUNS = 60  # status reads lateness over the last hour of runs
 
@@ -26,11 +38,11 @@ LATENESS_RUNS = 60  # status reads lateness over the last hour of runs
 def status(_args: argparse.Namespace, scheduler: Scheduler, target: Target, now: datetime) -> Output:
     from onthedot.core import keys
 
-    dynamodb = scheduler.dynamodb
+    table = scheduler.jobs_table
     minutes = scheduler.bucket_minutes  # the table's own width (status reads it as the dispatcher does)
     width = timedelta(minutes=minutes)
     current = keys.bucket_start(now, minutes)
-    cursor = _dispatcher_cursor(dynamodb, target.table)
+    cursor = _dispatcher_cursor(table)
     first = current - width  # the previous bucket: every run drains it and the current one
     behind_from = _bucket_of(cursor)
     if behind_from is not None and behind_from < first:  # the dispatcher is catching up from its cursor
@@ -40,7 +52,7 @@ def status(_args: argparse.Namespace, scheduler: Scheduler, target: Target, now:
     while start <= now + STATUS_HORIZON:
         partition = keys.partition_key(start, minutes)
         state = "behind" if start < current - width else "draining" if start <= current else "ahead"
-        pending = _count_partition(dynamodb, target.table, partition)
+        pending = table.count_bucket(start)  # every shard of the bucket
         counted.append((start, {"partition": partition, "start": iso(start), "pending": pending, "state": state}))
         start += width
     upcoming = _first_job(scheduler, counted, width)
@@ -51,8 +63,8 @@ def status(_args: argparse.Namespace, scheduler: Scheduler, target: Target, now:
         "cursor": cursor,
         "buckets": [bucket for _, bucket in counted],
         "next": upcoming.as_dict() if upcoming else None,
-        "runs": _recent_runs(dynamodb, target.table),
-        "lateness": _lateness(dynamodb, target.table),
+        "runs": _recent_runs(table),
+        "lateness": _lateness(table),
     }
     return document, _text(document, upcoming, target, now)
 
@@ -112,29 +124,12 @@ def _text(document: dict[str, Any], upcoming: Job | None, target: Target, now: d
     return "\n".join(lines)
 
 
-def _count_partition(dynamodb: Any, table: str, partition: str) -> int:
-    """Items in one bucket partition: a COUNT query, page by page."""
-    request: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": partition}},
-        "Select": "COUNT",
-    }
-    total = 0
-    while True:
-        response = dynamodb.query(**request)
-        total += int(response["Count"])
-        if "LastEvaluatedKey" not in response:
-            return total
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
-def _dispatcher_cursor(dynamodb: Any, table: str) -> str | None:
+def _dispatcher_cursor(table: JobsTable) -> str | None:
     """The dispatcher's cursor: the oldest bucket (a pk) that may still hold due jobs; None before any run."""
-    from onthedot.core.jobs import CURSOR_BUCKET, CURSOR_PK, CURSOR_SK
+    from onthedot.core.jobs import CURSOR_BUCKET
 
-    item = dynamodb.get_item(TableName=table, Key={"pk": {"S": CURSOR_PK}, "sk": {"S": CURSOR_SK}}).get("Item", {})
-    return item.get(CURSOR_BUCKET, {}).get("S")
+    bucket = table.cursor().get(CURSOR_BUCKET)
+    return bucket if isinstance(bucket, str) else None
 
 
 def _bucket_of(partition: str | None) -> datetime | None:
@@ -153,22 +148,15 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
-def _lateness(dynamodb: Any, table: str) -> dict[str, Any]:
+def _lateness(table: JobsTable) -> dict[str, Any]:
     """p50, p99 (bin upper edges: onthedot.core.lateness) and max lateness over the last ``LATENESS_RUNS`` runs."""
     from onthedot.core import lateness
-    from onthedot.core.jobs import RUN_LATENESS, RUN_LATENESS_MAX_MS, RUN_PK
+    from onthedot.core.jobs import RUN_LATENESS, RUN_LATENESS_MAX_MS
 
-    items = dynamodb.query(
-        TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": RUN_PK}},
-        ProjectionExpression="#h, #m",
-        ExpressionAttributeNames={"#h": RUN_LATENESS, "#m": RUN_LATENESS_MAX_MS},
-        ScanIndexForward=False,
-        Limit=LATENESS_RUNS,
-    ).get("Items", [])
-    counts = lateness.merge([int(n["N"]) for n in item.get(RUN_LATENESS, {}).get("L", [])] for item in items)
-    worst = max((int(item.get(RUN_LATENESS_MAX_MS, {}).get("N", 0)) for item in items), default=0)
+    items = table.runs(LATENESS_RUNS, attributes=(RUN_LATENESS, RUN_LATENESS_MAX_MS))
+    histograms = [item.get(RUN_LATENESS) for item in items]
+    counts = lateness.merge([int(n) for n in counted] for counted in histograms if isinstance(counted, list))
+    worst = max((int(item.get(RUN_LATENESS_MAX_MS, 0)) for item in items), default=0)
     p50, p99 = lateness.percentile_ms(counts, 0.5), lateness.percentile_ms(counts, 0.99)
     return {
         "runs": len(items),
@@ -180,23 +168,10 @@ def _lateness(dynamodb: Any, table: str) -> dict[str, Any]:
     }
 
 
-def _recent_runs(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+def _recent_runs(table: JobsTable) -> list[dict[str, Any]]:
     """The last dispatcher runs, newest first: the run time and its Summarize counts."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    from onthedot.core.jobs import RUN_PK
-
-    response = dynamodb.query(
-        TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": RUN_PK}},
-        ScanIndexForward=False,
-        Limit=RECENT_RUNS,
-    )
-    deserialize = TypeDeserializer().deserialize
     runs = []
-    for item in response.get("Items", []):
-        values = {name: deserialize(raw) for name, raw in item.items()}  # numbers stay Decimal: exact in JSON
+    for values in table.runs(RECENT_RUNS):  # numbers stay Decimal: exact in JSON
         record = {"time": values.get("sk")}
         record |= {name: values[name] for name in _RUN_COUNTS if name in values}
         record |= {name: value for name, value in values.items() if name not in record and name not in _RUN_HIDDEN}

@@ -53,6 +53,15 @@ def bucket_minutes(text: str) -> int:
     return int(text)
 
 
+def shards(text: str) -> int:
+    """The stack's shards knob: a whole number from 1 to the knob's maximum."""
+    from onthedot.client.validation import MAX_SHARDS
+
+    if not _whole(text, len(str(MAX_SHARDS))) or not 1 <= int(text) <= MAX_SHARDS:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_SHARDS}, got {text!r}")
+    return int(text)
+
+
 def _whole(text: str, digits: int) -> bool:
     """ASCII digits, at most ``digits`` of them once leading zeros are dropped (int() takes other scripts' too)."""
     return bool(_DIGITS.fullmatch(text)) and len(text.lstrip("0")) <= digits

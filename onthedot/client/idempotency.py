@@ -13,13 +13,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from onthedot.client.table import Table, backoff, cancelled_by, condition_failed
+from onthedot.client.table import ConditionFailed, Table, Write
 from onthedot.core.errors import JobNotFound
-from onthedot.core.items import dump, dump_key
+from onthedot.core.failures import TRANSACTION_CONFLICT, backoff, cancelled_by
 from onthedot.core.jobs import EXPIRES_AT, JOB_ID, KEY_PK_PREFIX, KEY_SK, PK, SERIES, SK
 
 KEY_TTL = timedelta(days=7)
 KEY_CONFLICT_RETRIES = 3  # a transaction on an idempotency key that a concurrent caller is writing
+RECORD = "key record"  # the name of the record's write in a transaction
 
 
 def record_key(key: str) -> tuple[str, str]:
@@ -45,23 +46,26 @@ def series_record(key: str, series_id: str, ends_at: datetime | None) -> dict[st
     return record
 
 
-def put_with_record(table: Table, record: dict[str, Any], operations: list[dict[str, Any]]) -> bool:
-    """Put the key record (if new) with ``operations`` in one transaction; True if the key already existed.
+def put_with_record(table: Table, record: dict[str, Any], writes: list[Write]) -> bool:
+    """Put the key record (if new) with ``writes`` in one transaction; True if the key already existed.
 
     Two callers racing on one key can cancel each other (TransactionConflict): the loser tries again and then
     finds the winner's key record.
     """
     for attempt in range(KEY_CONFLICT_RETRIES + 1):
         try:
-            table.transact([table.put_new(record), *operations])
-        except ClientError as error:
-            if condition_failed(error, index=0):
+            table.transact([table.put_new(RECORD, record), *writes])
+        except ConditionFailed as failed:
+            if RECORD in failed.names:
                 return True
-            if attempt < KEY_CONFLICT_RETRIES and cancelled_by(error, "TransactionConflict"):
-                table.sleep(backoff(attempt + 1))
-                continue
-            raise
-        return False
+            error = failed.error
+        except ClientError as caught:
+            error = caught
+        else:
+            return False
+        if attempt == KEY_CONFLICT_RETRIES or not cancelled_by(error, TRANSACTION_CONFLICT):
+            raise error
+        table.sleep(backoff(attempt + 1))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -74,9 +78,9 @@ def read_record(table: Table, key: str) -> dict[str, Any]:
 
 
 def move_record(
-    table: Table, key: str, old_id: str, new_id: str, due: datetime, *, or_recreate: bool
-) -> dict[str, Any]:
-    """The transaction operation that moves the record of ``key`` from job ``old_id`` to ``new_id``, due at
+    table: Table, key: str, old_id: str, new_id: str, due: datetime, *, or_recreate: bool, name: str = RECORD
+) -> Write:
+    """The write (named ``name``) that moves the record of ``key`` from job ``old_id`` to ``new_id``, due at
     ``due``. It fails its condition if the record names another job; with ``or_recreate``, a record that has
     expired is written anew rather than failing."""
     names = {"#job": JOB_ID, "#expires": EXPIRES_AT}
@@ -84,13 +88,6 @@ def move_record(
     if or_recreate:
         names = {"#pk": PK, **names}
         condition = "attribute_not_exists(#pk) OR " + condition
-    return {
-        "Update": {
-            "TableName": table.name,
-            "Key": dump_key(*record_key(key)),
-            "UpdateExpression": "SET #job = :new, #expires = :expires",
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": dump({":new": new_id, ":old": old_id, ":expires": expiry(due)}),
-        }
-    }
+    values = {":new": new_id, ":old": old_id, ":expires": expiry(due)}
+    expression = "SET #job = :new, #expires = :expires"
+    return table.update(name, *record_key(key), expression=expression, names=names, values=values, condition=condition)

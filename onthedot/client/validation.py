@@ -8,7 +8,7 @@ can be published.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,7 +27,7 @@ from onthedot.core.jobs import (
     check_detail_type,
     event_entry,
 )
-from onthedot.core.keys import KeyFormatError, due_of, new_job_id, partition_key, sort_key
+from onthedot.core.keys import MAX_SHARDS, KeyFormatError, due_of, new_job_id
 
 MAX_KEY_LENGTH = 512
 MAX_KEY_BYTES = 2048 - len(KEY_PK_PREFIX)  # DynamoDB's limit on a partition key value
@@ -93,12 +93,6 @@ def new_id(due: datetime, field: str) -> str:
         raise InvalidJob(field, str(error)) from None
 
 
-def job_key_of(job_id: Any, bucket_minutes: Callable[[], int]) -> tuple[str, str]:
-    """``(pk, sk)`` of the job with the id the caller gave; ``bucket_minutes`` is asked once the id is checked."""
-    due = job_due(job_id)
-    return partition_key(due, bucket_minutes()), sort_key(due, job_id)
-
-
 def job_due(job_id: Any) -> datetime:
     """The due time the job id the caller gave carries."""
     if not isinstance(job_id, str):
@@ -142,6 +136,17 @@ def is_bucket_width(minutes: Any) -> bool:
 def check_bucket_minutes(minutes: Any) -> None:
     if not is_bucket_width(minutes):
         raise InvalidJob("bucket_minutes", f"must be a whole number of minutes that divides 60, got {minutes!r}")
+
+
+def is_shards(shards: Any) -> bool:
+    """A number of shards: a whole number from 1 to ``MAX_SHARDS`` (the ``shards`` knob's range)."""
+    numeric = not isinstance(shards, bool) and isinstance(shards, (int, Decimal))
+    return numeric and shards % 1 == 0 and 1 <= shards <= MAX_SHARDS
+
+
+def check_shards(shards: Any) -> None:
+    if not isinstance(shards, int) or not is_shards(shards):
+        raise InvalidJob("shards", f"must be a whole number from 1 to {MAX_SHARDS}, got {shards!r}")
 
 
 def check_limit(limit: Any) -> None:

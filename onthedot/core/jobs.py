@@ -217,6 +217,20 @@ EXPIRES_AT = "expires_at"  # epoch seconds; the table's TTL attribute
 RUN_PK = "run"
 RUN_LATENESS = "lateness"  # a list: the jobs published, by lateness bin (onthedot.core.lateness.EDGES_MS)
 RUN_LATENESS_MAX_MS = "latenessMaxMs"  # the latest of them, in milliseconds
+# The Summarize counts (N), as the dispatcher's Record run state writes them:
+RUN_DUE = "due"  # keys the run's queries found
+RUN_PUBLISHED = "published"  # events EventBridge accepted, occurrences of series included
+RUN_FAILED = "failed"  # entries EventBridge refused: left for a later run
+RUN_MISSING = "missing"  # keys whose item was gone when the publish function read it
+RUN_DELETED = "deleted"  # jobs deleted once published or dead-lettered
+RUN_ADVANCED = "advanced"  # occurrences replaced by their series' next one
+RUN_UNDELETED = "undeleted"  # published but not deleted or replaced: a later run publishes them again
+RUN_DEAD_LETTERED = "deadLettered"  # jobs moved to the dead letter
+RUN_NOT_DUE = "notDue"  # handed to the publish function before their due time and left for a later tick
+RUN_BACKLOG_BUCKETS = "backlogBuckets"  # buckets the cursor was behind when the run started
+RUN_PARTITIONS = "partitions"  # partitions the catch-up drained
+RUN_TICKS = "ticks"  # ticks the run made over its window
+RUN_PAUSED = "paused"  # partitions left at the run's deadline with pages still to read
 
 # -- attempts and the dead letter (issue #4) ------------------------------------------------------------------
 ATTEMPTS = "attempts"  # on a job: runs that failed to publish it

@@ -25,6 +25,10 @@ from datetime import UTC, datetime, timedelta, timezone
 PK_PREFIX = "j#"
 SK_SEPARATOR = "#"
 DEFAULT_BUCKET_MINUTES = 5
+# A job id typed by hand may be any text without "#", up to this many bytes: the dispatcher carries a page of up to
+# 1,000 sort keys from state to state, and 1,000 keys of at most 125 bytes stay far below Step Functions' 256 KB.
+MAX_JOB_ID_BYTES = 100
+MAX_SHARDS = 100  # the shards knob's maximum (onthedot.deploy.settings)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -96,6 +100,11 @@ def sort_key(due: datetime, job_id: str) -> str:
     """``<due time>#<job id>``: sorts by due time, unique per job."""
     if not job_id or SK_SEPARATOR in job_id:
         raise KeyFormatError(f"job id {job_id!r} must be non-empty and must not contain {SK_SEPARATOR!r}")
+    if len(job_id.encode()) > MAX_JOB_ID_BYTES:
+        raise KeyFormatError(
+            f"job id {job_id[:40]!r}... is longer than {MAX_JOB_ID_BYTES} bytes: a page of 1,000 such keys must fit "
+            "in a Step Functions state (256 KB)"
+        )
     return f"{format_time(due)}{SK_SEPARATOR}{job_id}"
 
 
@@ -113,7 +122,6 @@ def parse_sort_key(sk: str) -> tuple[datetime, str]:
 # leniently (datetime.fromisoformat would also take a time without a zone).
 _ZONE = r"(?P<zone>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 _FRACTION = r"(?:[.,](?P<fraction>[0-9]{1,9}))?"
-_MAX_SORT_KEY_BYTES = 1024
 _TIME_FORMS = (
     re.compile(
         r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
@@ -183,8 +191,6 @@ def canonical_keys(pk: str, sk: str, bucket_minutes: int = DEFAULT_BUCKET_MINUTE
         raise KeyFormatError(f"sort key {sk!r} has more than one {SK_SEPARATOR!r}: where the job id starts is in doubt")
     due = read_time(due_text)
     canonical_sk = sort_key(due, job_id)
-    if len(canonical_sk.encode()) > _MAX_SORT_KEY_BYTES:
-        raise KeyFormatError(f"sort key {sk!r} would be longer than DynamoDB's {_MAX_SORT_KEY_BYTES} bytes written out")
     try:
         shard = split_partition_key(pk)[1]
     except KeyFormatError:

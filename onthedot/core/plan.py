@@ -107,7 +107,10 @@ def next_cursor(drained: Sequence[dict[str, Any]], bound: str, bucket_minutes: i
     bucket_ms = bucket_minutes * 60_000
     cursor = str(drained[0]["pk"])
     for partition in drained:
-        clean = "error" not in partition and not any(partition[name] for name in ("failed", "undeleted", "notDue"))
+        # Left as it was: a job failed, was not deleted or not yet due, or the run's budget paused the partition.
+        clean = "error" not in partition and all(
+            partition.get(name) == 0 for name in ("failed", "undeleted", "notDue", "paused")
+        )
         if partition["pk"] == cursor and clean:
             cursor = key(bucket_start(cursor) + bucket_ms)
     return min(cursor, bound)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from onthedot.core import lateness, metrics
+from onthedot.core import keys, lateness, metrics
 
 DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "dispatcher.asl.json"
 
@@ -32,6 +32,12 @@ RUN_TAIL_SECONDS = 60
 # Each tick of a run also reads the last two seconds before it: a job scheduled "now" is written a moment after
 # its due time, perhaps just after the tick that covered that time had read the table.
 LATE_WRITE_GRACE_MS = 2000
+# A run's time budget: it starts no new page of its catch-up after half its interval (leaving the rest for its
+# window's ticks), and none of its window after this long past the window's end, so that its last page ends far
+# inside Express's limit (RUN_TAIL_SECONDS). What is left waits in the table for the next run's catch-up.
+LAST_PAGE_AFTER_WINDOW_SECONDS = RUN_TAIL_SECONDS // 2
+DELETE_BATCH = 25  # BatchWriteItem's limit
+MAX_DELETE_CONCURRENCY = 40  # an inline Map's iterations at once, beyond which AWS gives no more parallelism
 METRICS_NAMESPACE = metrics.NAMESPACE  # the functions' (Powertools) and the dispatcher's own metrics
 _EVENT_SOURCE = re.compile(r"^[A-Za-z0-9._\-/]{1,256}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -76,13 +82,14 @@ class Settings:
         # Partitions each bucket is spread over: DynamoDB takes about 1,000 writes a second per partition, so a
         # second with 100,000 jobs due needs tens of shards to be scheduled and deleted in time (1 = one key a
         # bucket, the original item format). benchmarks/capacity.py works out what a setting can carry.
-        "shards": (1, 100),
+        "shards": (1, keys.MAX_SHARDS),
         # A page travels between states as keys only; 1,000 keys stay far below 256 KB.
         "pageSize": (1, 1000),
         "mapConcurrency": (1, 40),
         "publishRetries": (0, 10),
         "deleteRetries": (0, 10),
-        # Buckets one run drains, the previous and the current included: how fast an outage is caught up.
+        # Buckets one run's catch-up drains, from the cursor up to the bucket of its cutoff and the one before it:
+        # how fast an outage is caught up.
         "catchUpBuckets": (2, 288),
         # Runs that may fail to publish a job before it goes to the dead letter.
         "maxAttempts": (1, 100),
@@ -104,7 +111,7 @@ class Settings:
         if self.scheduleMinutes > self.bucketMinutes:
             raise SettingsError(
                 f"context 'scheduleMinutes' ({self.scheduleMinutes}) must not exceed 'bucketMinutes' "
-                f"({self.bucketMinutes}): a run drains only the previous and the current bucket"
+                f"({self.bucketMinutes}): a run's catch-up looks no further back than the bucket before its cutoff's"
             )
         if (
             not isinstance(self.eventSource, str)
@@ -161,10 +168,15 @@ class Settings:
 
 def look_ahead_ms(settings: Settings) -> int:
     """How far past its start a run publishes jobs, waiting for each: until the next run starts (with slack) for
-    precision 'second'; for 'minute', only what is due at the start (the cutoff is a millisecond past it)."""
+    precision 'second'; for 'minute', only what is due at the start (the window ends a millisecond past it)."""
     if settings.precision == "minute":
         return 1
     return (settings.scheduleMinutes * 60 + WINDOW_SLACK_SECONDS) * 1000
+
+
+def catch_up_budget_ms(settings: Settings) -> int:
+    """How long after its start a run may start a new page of its catch-up: half its interval."""
+    return settings.scheduleMinutes * 30_000
 
 
 def substitutions(
@@ -184,6 +196,10 @@ def substitutions(
         "MapConcurrency": str(settings.mapConcurrency),
         "DeleteRetries": str(settings.deleteRetries),
         "CatchUpBuckets": str(settings.catchUpBuckets),
+        "CatchUpBudgetMs": str(catch_up_budget_ms(settings)),
+        "LastPageAfterWindowMs": str(LAST_PAGE_AFTER_WINDOW_SECONDS * 1000),
+        # A page's deletes all at once: 1,000 keys are 40 BatchWriteItem requests.
+        "DeleteConcurrency": str(min(MAX_DELETE_CONCURRENCY, -(-settings.pageSize // DELETE_BATCH))),
         "LookAheadMs": str(look_ahead_ms(settings)),
         "LateWriteGraceMs": str(LATE_WRITE_GRACE_MS),
         "LatenessZeros": json.dumps([0] * len(lateness.EDGES_MS)),

@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from onthedot.client.validation import is_bucket_width
+from onthedot.client.validation import is_bucket_width, is_shards
 from onthedot.core.errors import InvalidJob
 from onthedot.local.names import CREDENTIALS, REGION, Names
 
@@ -39,6 +39,7 @@ PROBE_SECONDS = 0.5
 
 # The stack's output keys (infra/stack.py).
 TABLE_OUTPUT, BUS_OUTPUT, BUCKET_MINUTES_OUTPUT = "JobsTableName", "EventBusName", "BucketMinutes"
+SHARDS_OUTPUT = "Shards"
 DEAD_LETTER_OUTPUT = "DeadLetterTableName"
 
 
@@ -76,6 +77,7 @@ class Target:
     region: str | None = None
     credentials: Mapping[str, str] = field(default_factory=dict)
     bucket_minutes: int | None = None  # given (a flag, a stack output): checked against the table's; else read
+    shards: int | None = None  # likewise
     # None: the local cloud's when ``table`` is the local cloud's jobs table, else unknown (dlq commands refuse)
     dead_letter_table: str | None = None
 
@@ -109,6 +111,7 @@ def resolve(
     stack: str | None = None,
     port: int | None = None,
     bucket_minutes: int | None = None,
+    shards: int | None = None,
     dead_letter_table: str | None = None,
     environ: Mapping[str, str] = os.environ,
     probe: Callable[[str, int], bool] | None = None,
@@ -121,6 +124,7 @@ def resolve(
             bus,
             f"table {table}",
             bucket_minutes=bucket_minutes,
+            shards=shards,
             dead_letter_table=dead_letter_table,
         )
     if stack is not None:
@@ -128,7 +132,7 @@ def resolve(
             raise InvalidJob(
                 "stack", f"{stack!r} is not a CloudFormation stack name (a letter, then letters, digits, -)"
             )
-        found = _from_stack(stack, bucket_minutes, cloudformation or boto3.client("cloudformation"))
+        found = _from_stack(stack, bucket_minutes, shards, cloudformation or boto3.client("cloudformation"))
         return found if dead_letter_table is None else replace(found, dead_letter_table=dead_letter_table)
     dead_letters = LOCAL.dead_letter_table if dead_letter_table is None else dead_letter_table
     if port is None and environ.get("AWS_ENDPOINT_URL"):
@@ -138,6 +142,7 @@ def resolve(
             LOCAL.bus,
             f"table {LOCAL.table} on {endpoint}",
             bucket_minutes=bucket_minutes,
+            shards=shards,
             dead_letter_table=dead_letters,
         )
     if port is None:
@@ -155,6 +160,7 @@ def resolve(
         region=LOCAL.region,
         credentials={"aws_access_key_id": LOCAL.access_key_id, "aws_secret_access_key": LOCAL.secret_access_key},
         bucket_minutes=bucket_minutes,
+        shards=shards,
         dead_letter_table=dead_letters,
     )
 
@@ -177,7 +183,7 @@ def listening(host: str, port: int, timeout: float = PROBE_SECONDS) -> bool:
         return False
 
 
-def _from_stack(stack: str, bucket_minutes: int | None, cloudformation: Any) -> Target:
+def _from_stack(stack: str, bucket_minutes: int | None, shards: int | None, cloudformation: Any) -> Target:
     from botocore.exceptions import ClientError
 
     try:
@@ -193,10 +199,16 @@ def _from_stack(stack: str, bucket_minutes: int | None, cloudformation: Any) -> 
         if not text.isdigit() or not is_bucket_width(int(text)):
             raise TargetError(f"stack {stack!r} has {BUCKET_MINUTES_OUTPUT} {text!r}, which is not a bucket width")
         bucket_minutes = int(text)
+    if shards is None and SHARDS_OUTPUT in outputs:
+        text = outputs[SHARDS_OUTPUT]
+        if not text.isdigit() or not is_shards(int(text)):
+            raise TargetError(f"stack {stack!r} has {SHARDS_OUTPUT} {text!r}, which is not a number of shards")
+        shards = int(text)
     return Target(
         outputs[TABLE_OUTPUT],
         outputs.get(BUS_OUTPUT),
         f"stack {stack}",
         bucket_minutes=bucket_minutes,
+        shards=shards,
         dead_letter_table=outputs.get(DEAD_LETTER_OUTPUT),
     )

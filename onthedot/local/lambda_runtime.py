@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 import threading
 import traceback
 import uuid
@@ -30,9 +31,10 @@ _environment_lock = threading.RLock()
 
 @contextmanager
 def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set process environment variables while a handler module is imported: handlers read their
-    configuration and create their clients at import, as on Lambda. What Powertools reads on every call
-    (tracing and metrics switched off) the local cloud sets for the whole process."""
+    """Set process environment variables while a handler module is imported and prepared: handlers read their
+    configuration and create their clients once, where on Lambda the environment is always set. What
+    Powertools reads on every call (tracing and metrics switched off) the local cloud sets for the whole
+    process."""
     with _environment_lock:
         saved = {name: os.environ.get(name) for name in values}
         os.environ.update(values)
@@ -66,8 +68,14 @@ class InProcessFunction:
                 if spec is None or spec.loader is None:
                     raise ImportError(f"cannot load {self.handler_file}")
                 module = importlib.util.module_from_spec(spec)
+                sys.modules[module_name] = module  # dataclasses look their module up there
                 with _environment(self.environment):
                     spec.loader.exec_module(module)
+                    # A handler reads its configuration and creates its clients on its first invocation, when
+                    # this environment is no longer set: ``prepare()`` has it do so now.
+                    prepare = getattr(module, "prepare", None)
+                    if callable(prepare):
+                        prepare()
                 self._module = module
             return getattr(self._module, self.handler_name)
 

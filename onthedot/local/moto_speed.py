@@ -16,6 +16,7 @@ import json
 import operator
 import random
 import string
+import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from functools import lru_cache
@@ -26,10 +27,19 @@ from botocore.config import Config
 from jsonpath_ng.ext import parse as jsonpath_parse
 from moto.core.models import botocore_stubber
 from moto.core.utils import unix_time, unix_time_millis
+from moto.dynamodb.exceptions import (
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend, get_filter_expression
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 from moto.events.utils import EventTemplateParser
 from moto.moto_api._internal import mock_random
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.settings import moto_server_port
 from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
 from moto.sqs.models import MAXIMUM_MESSAGE_DELAY, Message, Queue, SQSBackend
@@ -286,6 +296,135 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
     return _client(region, service, endpoint_url)
 
 
+# -- The server: routing a request to its service ----------------------------------------------------------
+
+
+def _get_backend_for_host(self: DomainDispatcherApplication, host: str | None) -> Any:
+    """moto's ``DomainDispatcherApplication.get_backend_for_host``, remembered per host: moto lists its package
+    folder (a stat per service, about a millisecond) and tries the URL patterns for every request, under the
+    server's one lock, so that every request of every thread waits its turn for it."""
+    if host is None:
+        return None
+    known: dict[str, Any] = vars(self).setdefault("_onthedot_backends", {})
+    backend = known.get(host)
+    if backend is None:
+        backend = _original_get_backend_for_host(self, host)
+        if backend is not None:  # an unknown host is looked up (and reported by moto) again
+            known[host] = backend
+    return backend
+
+
+_original_get_backend_for_host = DomainDispatcherApplication.get_backend_for_host
+
+
+# -- DynamoDB: transactions --------------------------------------------------------------------------------
+
+_TRANSACTIONS = threading.Lock()
+_WRITES = frozenset({"Put", "Delete", "Update"})
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    """moto's ``transact_write_items`` keeping, for its rollback, a copy of each item it writes instead of a deep
+    copy of each table it touches: that copy costs a whole table per transaction (seconds for a page of recurring
+    jobs), and fails with an HTTP 500 when another request changes the table meanwhile. One transaction at a time,
+    as DynamoDB isolates them."""
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    with _TRANSACTIONS:
+        written: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []  # (table, key, item before)
+        targets: set[tuple[str, str]] = set()
+        errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+        for item in transact_items:
+            if len(item) > 1:
+                raise TransactWriteSingleOpException
+            try:
+                errors.append(_transact_one(self, *next(iter(item.items())), targets, written))
+            except (MultipleTransactionsException, MockValidationException):
+                _roll_back(self, written)
+                raise
+            except Exception as error:  # moto reports any other failure as the item's reason
+                errors.append((type(error).__name__, str(error), None))
+        if any(code is not None for code, _, _ in errors):
+            _roll_back(self, written)
+            raise TransactionCanceledException(errors)
+
+
+def _transact_one(
+    self: DynamoDBBackend,
+    op_type: str,
+    op: dict[str, Any],
+    targets: set[tuple[str, str]],
+    written: list[tuple[str, dict[str, Any], dict[str, Any] | None]],
+) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    """One operation of a transaction, as moto runs it; ``written`` gets the item it changes, as it was."""
+    if op_type not in {"ConditionCheck", *_WRITES}:
+        raise ValueError("Unsupported transaction operation")
+    table_name = op["TableName"]
+    names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+    condition = op.get("ConditionExpression")
+    if op_type == "Put":
+        table = self.get_table(table_name)
+        key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+        if table.range_key_attr is not None:
+            key[table.range_key_attr] = op["Item"][table.range_key_attr]
+    else:
+        key = op["Key"]
+    target = (str(table_name), str(dict(sorted(key.items()))))
+    if target in targets:
+        raise MultipleTransactionsException()
+    targets.add(target)
+    current = self.get_item(table_name, key)
+    if condition is not None and not get_filter_expression(condition, names, values).expr(current):
+        failed = (
+            current.to_json()["Attributes"]
+            if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current
+            else None
+        )
+        return ("ConditionalCheckFailed", "The conditional request failed", failed)
+    if op_type in _WRITES:
+        written.append((table_name, key, None if current is None else current.to_json()["Attributes"]))
+    if op_type == "Put":
+        self.put_item(
+            table_name,
+            op["Item"],
+            condition_expression=condition,
+            expression_attribute_names=names,
+            expression_attribute_values=values,
+        )
+    elif op_type == "Delete":
+        self.delete_item(
+            table_name,
+            key,
+            expression_attribute_names=names,
+            expression_attribute_values=values,
+            condition_expression=condition,
+        )
+    elif op_type == "Update":
+        self.update_item(
+            table_name,
+            key,
+            update_expression=op["UpdateExpression"],
+            condition_expression=condition,
+            expression_attribute_names=names,  # type: ignore[arg-type]  # None when absent, as moto passes it
+            expression_attribute_values=values,  # type: ignore[arg-type]
+        )
+    return (None, None, None)
+
+
+def _roll_back(self: DynamoDBBackend, written: list[tuple[str, dict[str, Any], dict[str, Any] | None]]) -> None:
+    """Put back the items a cancelled transaction wrote, as they were, without stream records (moto's own
+    rollback swaps the table back silently; persistence journals the keys the action named)."""
+    for table_name, key, before in reversed(written):
+        table = self.get_table(table_name)
+        shard, table.stream_shard = table.stream_shard, None
+        try:
+            table.delete_item(*self.get_keys_value(table, key))
+            if before is not None:
+                table.put_item(before)
+        finally:
+            table.stream_shard = shard
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(SQSBackend, "send_message", _send_message, why="Queue.attributes counts the queue per message sent"),
     Patch(
@@ -298,6 +437,18 @@ PATCHES: tuple[Patch, ...] = (
     Patch(Queue, "delete_message", _delete_message, why="delete_message rebuilds the message list per message"),
     Patch(Table, "all_items", _all_items, why="every Scan sorts the table comparing DynamoType objects in Python"),
     Patch(Table, "query", _query, why="every Query lists, sorts and filters the whole table"),
+    Patch(
+        DynamoDBBackend,
+        "transact_write_items",
+        _transact_write_items,
+        why="every transaction deep-copies the tables it touches, and fails when another request changes them",
+    ),
+    Patch(
+        DomainDispatcherApplication,
+        "get_backend_for_host",
+        _get_backend_for_host,
+        why="every request lists moto's package folder to find its service, under the server's one lock",
+    ),
     Patch(
         EventTemplateParser,
         "parse",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onthedot.local import jsonata_engine, lambda_runtime, moto_speed, persistence, step_functions
+from onthedot.local import jsonata_engine, lambda_runtime, moto_speed, persistence, step_functions, stream_batches
 from onthedot.local.patching import PatchSet
 
 MOTO = PatchSet(
@@ -10,6 +10,7 @@ MOTO = PatchSet(
         *jsonata_engine.PATCHES,
         *lambda_runtime.PATCHES,
         *moto_speed.PATCHES,
+        *stream_batches.PATCHES,
         *step_functions.PATCHES,
         *persistence.PATCHES,
     ]

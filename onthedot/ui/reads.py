@@ -106,22 +106,10 @@ class RunRecord:
 
 def runs(scheduler: Scheduler, limit: int = RUNS) -> list[RunRecord]:
     """The last dispatcher runs, newest first (items ``pk = run``, ``sk`` = the run's time)."""
-    from boto3.dynamodb.types import TypeDeserializer
+    from onthedot.core.jobs import EXPIRES_AT, PK, SK
 
-    from onthedot.core.jobs import EXPIRES_AT, PK, RUN_PK, SK
-
-    response = scheduler.dynamodb.query(
-        TableName=scheduler.table_name,
-        KeyConditionExpression="#pk = :pk",
-        ExpressionAttributeNames={"#pk": PK},
-        ExpressionAttributeValues={":pk": {"S": RUN_PK}},
-        ScanIndexForward=False,
-        Limit=limit,
-    )
-    deserialize = TypeDeserializer().deserialize
     records = []
-    for item in response.get("Items", []):
-        values = {name: deserialize(raw) for name, raw in item.items()}
+    for values in scheduler.jobs_table.runs(limit):
         time = str(values.pop(SK, ""))
         values.pop(PK, None)
         values.pop(EXPIRES_AT, None)

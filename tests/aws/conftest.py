@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from onthedot.deploy.settings import Settings
 from onthedot.local.names import CREDENTIALS, REGION, Names
 from tests.aws.targets import Target, TestWorker, aws_target
-from tests.e2e.processes import Output, free_port, start_local
+from tests.support.processes import Output, free_port, start_local
 
 # Local cloud: dispatched every second; a run on moto takes a good part of a second, and two
 # machines' worth of tests may share the cores, so lateness is bounded loosely.

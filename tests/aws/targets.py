@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 
 from onthedot.client import Scheduler
-from tests.e2e.processes import ONTHEDOT, REPO
+from tests.support.processes import ONTHEDOT, REPO
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 
 from onthedot.core import keys
 from onthedot.core.jobs import CURSOR_BUCKET_MINUTES, CURSOR_PK, CURSOR_SK
-from tests.e2e.processes import RunningCloud, running_cloud
+from tests.support.processes import RunningCloud, running_cloud
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 
 from onthedot.core import keys
 from onthedot.core.jobs import CURSOR_PK, RUN_PK
-from tests.e2e.processes import ONTHEDOT, REPO, RunningCloud, free_port, running_cloud
+from tests.support.processes import ONTHEDOT, REPO, RunningCloud, free_port, running_cloud
 
 FIRED = "fired .* job {}"
 

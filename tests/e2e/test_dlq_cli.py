@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from onthedot.core import keys
-from tests.e2e.processes import RunningCloud, running_cloud
+from tests.support.processes import RunningCloud, running_cloud
 
 FIRED = "fired .* job {}"
 

@@ -18,7 +18,7 @@ from moto.server import ThreadedMotoServer
 
 from onthedot.core.jobs import TABLE_KEYS
 from onthedot.deploy.target import LOCAL
-from tests.e2e.processes import ONTHEDOT, REPO, free_port, local_dynamodb
+from tests.support.processes import ONTHEDOT, REPO, free_port, local_dynamodb
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from onthedot.core import keys
-from tests.e2e.processes import ONTHEDOT, REPO, Output, free_port, local_dynamodb, start_local
+from tests.support.processes import ONTHEDOT, REPO, Output, free_port, local_dynamodb, start_local
 
 
 @pytest.fixture

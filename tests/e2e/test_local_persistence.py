@@ -15,7 +15,7 @@ from pathlib import Path
 
 from onthedot.client import Scheduler
 from onthedot.core import keys
-from tests.e2e.processes import Output, RunningCloud, free_port, start_local
+from tests.support.processes import Output, RunningCloud, free_port, start_local
 
 BANNER = "Ctrl-C stops it"
 RESTORED = r"data in .*: restored (\d+) pending jobs, (\d+) series, (\d+) dead letters"

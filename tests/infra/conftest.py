@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from tests.infra.synthesis import Synthesized, synthesize, synthesize_readme_app
+from tests.support.synthesis import Synthesized, synthesize, synthesize_readme_app
 
 
 @pytest.fixture(scope="session")

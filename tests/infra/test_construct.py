@@ -19,13 +19,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
-from cfnlint.api import ManualArgs, lint
 
 from infra.construct import DEAD_LETTER_ACTIONS, READ_ACTIONS, SCHEDULE_ACTIONS, OnTheDot
 from onthedot.deploy.settings import DEFINITION_PATH, Settings
-from tests.infra.synthesis import REPO_ROOT, Synthesized
-from tests.infra.test_lint import CFN_LINT_ACCEPTED
-from tests.infra.test_stack import as_list, flatten, get_att
+from tests.support.synthesis import REPO_ROOT, Synthesized
+from tests.support.template import as_list, cfn_lint_findings, flatten, get_att
 
 
 def ids(sample: Synthesized) -> dict[str, str]:
@@ -86,14 +84,7 @@ class TestSampleApp:
         assert not any(action.startswith("dynamodb:Scan") for action in SCHEDULE_ACTIONS + DEAD_LETTER_ACTIONS)
 
     def test_cfn_lint_finds_nothing_but_known_false_positives(self, sample_app: Synthesized) -> None:
-        template = json.dumps(sample_app.template.to_json())
-        matches = lint(template, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
-        unexpected = [
-            f"{m.rule.id} {m.message}"
-            for m in matches
-            if not (m.rule.id in CFN_LINT_ACCEPTED and CFN_LINT_ACCEPTED[m.rule.id].search(m.message))
-        ]
-        assert unexpected == []
+        assert cfn_lint_findings(sample_app.template.to_json()) == []
 
     def test_cdk_nag_reports_nothing_unacknowledged(self, sample_app: Synthesized) -> None:
         report = AwsSolutionsChecks().validate_scope(sample_app.stack)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -11,30 +10,14 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 from cdk_nag import AwsSolutionsChecks
-from cfnlint.api import ManualArgs, lint
 
 from onthedot.deploy.settings import Settings, render_definition, substitutions
-from tests.infra.synthesis import REPO_ROOT, Synthesized
-
-# Findings the tools get wrong, each with its reason. Everything else fails the test.
-CFN_LINT_ACCEPTED = {
-    # CDK puts DependsOn on a function's (and a state machine's) role next to the GetAtt of that role.
-    "W3005": re.compile(r"dependency already enforced by a 'GetAtt'"),
-    # A JSONata Map state may give MaxConcurrency as an expression that evaluates to an integer
-    # (Step Functions "Map state" docs); cfn-lint's schema still wants a number (cf. cfn-lint#4342, #4096).
-    "E3601": re.compile(r"^'\{% .* %\}' is not of type 'number' at '.*/MaxConcurrency'$"),
-}
+from tests.support.synthesis import REPO_ROOT, Synthesized
+from tests.support.template import cfn_lint_findings
 
 
 def test_cfn_lint_finds_nothing_but_known_false_positives(synthesized: Synthesized) -> None:
-    template = json.dumps(synthesized.template.to_json())
-    matches = lint(template, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
-    unexpected = [
-        f"{m.rule.id} {m.message}"
-        for m in matches
-        if not (m.rule.id in CFN_LINT_ACCEPTED and CFN_LINT_ACCEPTED[m.rule.id].search(m.message))
-    ]
-    assert unexpected == []
+    assert cfn_lint_findings(synthesized.template.to_json()) == []
 
 
 def test_cdk_nag_reports_nothing_unacknowledged(synthesized: Synthesized) -> None:

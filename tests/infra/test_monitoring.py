@@ -10,8 +10,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from onthedot.core import metrics
-from tests.infra.synthesis import Synthesized, synthesize
-from tests.infra.test_stack import flatten
+from tests.support.synthesis import Synthesized, synthesize
+from tests.support.template import flatten
 
 SERVICE = [{"Name": metrics.SERVICE_DIMENSION, "Value": metrics.SERVICE}]
 

@@ -14,32 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.infra.synthesis import REPO_ROOT, Synthesized
-from tests.infra.test_stack import as_list, flatten
+from tests.support.synthesis import REPO_ROOT, Synthesized
+from tests.support.template import WILDCARD_REASONS, as_list, flatten
 
 TEMPLATES = ("synthesized", "tuned", "with_workers", "sample_app")
 
-# Resource "*" without a condition is allowed only for these actions, each for its reason.
-WILDCARD_REASONS = {
-    **dict.fromkeys(
-        ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"),
-        "X-Ray defines no resource types: active tracing needs Resource '*'.",
-    ),
-    **dict.fromkeys(
-        (
-            "logs:CreateLogDelivery",
-            "logs:GetLogDelivery",
-            "logs:UpdateLogDelivery",
-            "logs:DeleteLogDelivery",
-            "logs:ListLogDeliveries",
-            "logs:PutResourcePolicy",
-            "logs:DescribeResourcePolicies",
-            "logs:DescribeLogGroups",
-        ),
-        "Step Functions logging to CloudWatch Logs: these actions support no resource-level permissions.",
-    ),
-    "dynamodb:ListStreams": "Reading a table's stream (event source mapping): ListStreams has no resource type.",
-}
 # In a key policy, Resource "*" is the key the policy is attached to.
 KEY_POLICY_REASON = "a KMS key policy's Resource '*' means this key only"
 

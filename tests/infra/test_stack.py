@@ -18,65 +18,12 @@ from aws_cdk.assertions import Match, Template
 from infra import read_settings
 from infra.functions import POWERTOOLS_LAYER_PARAMETER
 from onthedot.deploy.settings import DEFINITION_PATH, Settings, SettingsError, publish_environment, substitutions
-from tests.infra.synthesis import REPO_ROOT, Synthesized
-
-# Actions AWS allows only on Resource "*": they define no resource types (X-Ray; CloudWatch Logs
-# delivery, which Step Functions logging needs). Any other statement must name its resources.
-STAR_ONLY_ACTIONS = {
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-    "dynamodb:ListStreams",  # reading a table's stream (the rewind function)
-    "cloudwatch:PutMetricData",  # the dispatcher's backlog metric, held to its namespace by a condition
-}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def flatten(value: Any, *, references: bool = False) -> str:
-    """A template string as text: plain, or the Fn::Join CDK makes when it splits out tokens.
-
-    With ``references``, a Ref or GetAtt inside becomes ``${Id}`` or ``${Id.Attribute}``, as in Fn::Sub.
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
-        separator, parts = value["Fn::Join"]
-        return separator.join(flatten(part, references=references) for part in parts)
-    if references and isinstance(value, dict) and set(value) == {"Ref"}:
-        return "${" + value["Ref"] + "}"
-    if references and isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
-        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-    raise AssertionError(f"not a literal string: {value!r}")
-
-
-def statements_of_role(resources: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
-    """Every statement of every AWS::IAM::Policy attached to the role."""
-    return [
-        statement
-        for resource in resources.values()
-        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in resource["Properties"]["Roles"]
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
-    ]
+from tests.support.synthesis import REPO_ROOT, Synthesized
+from tests.support.template import STAR_ONLY_ACTIONS, as_list, flatten, get_att, statements_of_role
 
 
 def statements_allowing(statements: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
     return [s for s in statements if any(action.startswith(prefix) for action in as_list(s["Action"]))]
-
-
-def get_att(logical_id: str) -> dict[str, Any]:
-    return {"Fn::GetAtt": [logical_id, "Arn"]}
 
 
 @pytest.fixture(scope="module")
@@ -465,39 +412,23 @@ class TestPermissions:
         failures = mapping["DestinationConfig"]["OnFailure"]["Destination"]
         assert config["DestinationConfig"] == {"OnFailure": {"Destination": failures}}
 
-    def test_rewind_asset_holds_what_it_imports_and_imports_on_its_own(
+    def test_rewind_asset_holds_its_folder_the_dead_letter_and_the_core(
         self, synthesized: Synthesized, resources: dict[str, Any], ids: dict[str, str]
     ) -> None:
+        # (tests/infra/test_assets.py imports each handler from its built asset)
         key = resources[ids["rewind"]]["Properties"]["Code"]["S3Key"]
         asset = synthesized.directory / f"asset.{key.removesuffix('.zip')}"
         files = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
-        assert {f for f in files if not f.startswith("functions/rewind/")} == {
+        core = {f"onthedot/core/{path.name}" for path in (REPO_ROOT / "onthedot" / "core").glob("*.py")}
+        assert core <= files, "the core package ships whole"
+        assert {f for f in files if not f.startswith("functions/rewind/")} - core == {
             "functions/__init__.py",
             "functions/publish/__init__.py",
             "functions/publish/dead_letter.py",  # shared: how a job is buried
             "onthedot/__init__.py",
-            "onthedot/core/jobs.py",
-            "onthedot/core/keys.py",
         }
         variables = resources[ids["rewind"]]["Properties"]["Environment"]["Variables"]
         assert variables["DEAD_LETTER_TABLE_NAME"] == {"Ref": ids["dead_letters"]}
-        # GIVEN only the asset and what the Powertools layer brings WHEN the handler is imported THEN it loads
-        environment = (
-            os.environ
-            | {name: "x" if isinstance(value, dict) else value for name, value in variables.items()}
-            | {"AWS_DEFAULT_REGION": "eu-west-1"}
-        )
-        result = subprocess.run(
-            [sys.executable, "-c", "import functions.rewind.app, onthedot; print(onthedot.__file__)"],
-            cwd=asset,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == str(asset / "onthedot" / "__init__.py")
 
     def test_no_wildcard_resource_but_where_aws_requires_it(self, resources: dict[str, Any]) -> None:
         offending = [

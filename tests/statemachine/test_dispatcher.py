@@ -10,7 +10,7 @@ from onthedot.core.jobs import job_id_of
 from onthedot.local.cloud import LocalCloud
 from onthedot.local.metering import count_api_calls
 from tests.statemachine import faults
-from tests.statemachine.conftest import Jobs
+from tests.support.dispatcher import Jobs
 
 NOW = datetime(2026, 2, 9, 11, 33, 0, tzinfo=UTC)
 COUNTS = ("due", "published", "failed", "missing", "deleted", "undeleted")
@@ -47,7 +47,8 @@ def test_due_jobs_fire_and_are_deleted_while_future_jobs_stay(cloud: LocalCloud,
 
 
 def test_jobs_in_the_previous_bucket_fire(cloud: LocalCloud, jobs: Jobs) -> None:
-    # 11:28 lies in the 11:25 bucket; the run at 11:33 drains 11:25 and 11:30
+    # 11:28 lies in the 11:25 bucket; the catch-up of the run at 11:33 drains the bucket of its cutoff (11:30) and
+    # the one before it
     previous = jobs.put(NOW - timedelta(minutes=5))
 
     run = cloud.dispatch(now=NOW)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 
 from onthedot.core import keys
-from onthedot.local.cloud import LocalCloud, Run
-from tests.statemachine.conftest import Jobs, Ledger
+from onthedot.local.cloud import LocalCloud
+from tests.support.dispatcher import Jobs, Ledger, due_lately, run, settled, stored
 
 MINUTE = timedelta(minutes=1)
 SETTLED = timedelta(milliseconds=500)  # a run this long after a due time must have fired the job
@@ -37,12 +36,6 @@ def put_item(cloud: LocalCloud, pk: str, sk: str) -> None:
     )
 
 
-def stored(cloud: LocalCloud) -> dict[tuple[str, str], dict[str, Any]]:
-    """The job items in the table, by (pk, sk)."""
-    items = cloud.client("dynamodb").scan(TableName=cloud.names.table)["Items"]
-    return {(item["pk"]["S"], item["sk"]["S"]): item for item in items if item["pk"]["S"].startswith(keys.PK_PREFIX)}
-
-
 def cursor(cloud: LocalCloud) -> str | None:
     item = (
         cloud.client("dynamodb")
@@ -50,33 +43,6 @@ def cursor(cloud: LocalCloud) -> str | None:
         .get("Item")
     )
     return None if item is None or "bucket" not in item else str(item["bucket"]["S"])
-
-
-def run(cloud: LocalCloud, ledger: Ledger, now: datetime) -> Run:
-    done = cloud.dispatch(now=now)
-    assert done.status == "SUCCEEDED", done.error
-    ledger.collect()
-    return done
-
-
-DUE_IN_BUCKET = timedelta(minutes=3, seconds=12)  # two minutes before it is still in the same bucket
-
-
-def due_lately() -> datetime:
-    """A due time a few minutes ago (in a bucket the dispatcher has drained, well inside what one run catches up):
-    the runs replay the minutes around it, while the publish function sees it due by the real clock."""
-    return keys.bucket_start(datetime.now(UTC)) - 2 * timedelta(minutes=keys.DEFAULT_BUCKET_MINUTES) + DUE_IN_BUCKET
-
-
-def settled(ledger: Ledger, scheduled: int, published: int, dead: int = 0) -> None:
-    assert ledger.account() == {
-        "scheduled": scheduled,
-        "published": published,
-        "dead-lettered": dead,
-        "waiting": 0,
-        "lost": 0,
-        "duplicated": 0,
-    }
 
 
 def test_a_partition_key_off_the_bucket_grid(cloud: LocalCloud, jobs: Jobs, ledger: Ledger) -> None:

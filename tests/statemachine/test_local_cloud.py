@@ -12,7 +12,7 @@ from moto.stepfunctions.parser.utils import TMP_THREADS
 from onthedot.core import keys
 from onthedot.local import step_functions
 from onthedot.local.cloud import LocalCloud
-from tests.statemachine.conftest import Jobs
+from tests.support.dispatcher import Jobs
 
 NOW = datetime(2026, 2, 9, 11, 33, tzinfo=UTC)
 

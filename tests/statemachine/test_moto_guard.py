@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from jsonata import functions as jsonata_functions
 from jsonata.jsonata import Jsonata
-from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
@@ -42,6 +42,10 @@ MOTO_SOURCE_SAYS = {
     "moto.sqs.models.Queue.delete_message": "new_messages.append(message)",
     "moto.dynamodb.models.table.Table.all_items": "key=lambda x: (x.hash_key, x.range_key)",
     "moto.dynamodb.models.table.Table.query": "possible_results.sort(key=lambda item: item.range_key)",
+    "moto.dynamodb.models.DynamoDBBackend.transact_write_items": "original_table_state[table_name] = copy.deepcopy(",
+    "moto.moto_server.werkzeug_app.DomainDispatcherApplication.get_backend_for_host": (
+        "if host in backends.list_of_moto_modules():"
+    ),
     "moto.events.utils.EventTemplateParser.parse": "input_expr = parse(input_paths_map[input_path])",
     "moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for": "return boto3.client(",
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function.WaitFunction._eval_body": (
@@ -52,6 +56,8 @@ MOTO_SOURCE_SAYS = {
         "self._reflect_execution_status()"
     ),
     "moto.dynamodb.responses.DynamoHandler.call_action": "return super().call_action()",
+    "moto.dynamodb.models.table.StreamShard.add": "send_dynamodb_items(",
+    "moto.dynamodb.responses.DynamoHandler.batch_write_item": "self.dynamodb_backend.put_item(table_name, item)",
 }
 
 
@@ -216,7 +222,11 @@ def test_every_item_write_goes_through_the_journaled_actions() -> None:
     # restoring writes through Table.put_item with the stream switched off; snapshots read Table.items
     assert "if self.stream_shard is not None:" in inspect.getsource(Table.put_item)
     assert "self.items[hash_value][range_value] = item" in inspect.getsource(Table.put_item)
-    # a failed transaction puts back a copy of the table: the journal reads the table by name after each call
-    assert "self.tables[table_name] = original_table_state[table_name]" in inspect.getsource(
-        DynamoDBBackend.transact_write_items
-    )
+    # a failed transaction puts back what it wrote, item by item, through Table.put_item and delete_item on the keys
+    # the action names: the journal reads those keys after each call (moto's own swaps in a copy of the table)
+    rollback = inspect.getsource(moto_speed._roll_back)
+    assert "table.delete_item(" in rollback
+    assert "table.put_item(" in rollback
+    assert [patch.replacement for patch in moto_speed.PATCHES if patch.name == "transact_write_items"] == [
+        moto_speed._transact_write_items
+    ]

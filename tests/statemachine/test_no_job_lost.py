@@ -16,7 +16,7 @@ import pytest
 from onthedot.core import keys
 from onthedot.local.cloud import LocalCloud, Run
 from tests.statemachine import faults
-from tests.statemachine.conftest import Jobs, Ledger
+from tests.support.dispatcher import Jobs, Ledger
 
 NOW = datetime(2026, 2, 9, 11, 33, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -67,7 +67,7 @@ def test_an_outage_of_two_hours_then_recovery(cloud: LocalCloud, jobs: Jobs, led
     [point] = statistics
     assert point["Maximum"] == 22 * 5 * 60
     assert point["SampleCount"] >= 3  # the three recovery runs (and maybe the one before the outage)
-    # AND the cursor has caught up: the next run drains only the previous and the current bucket
+    # AND the cursor has caught up: the next run's catch-up reads only the bucket of its cutoff and the one before
     assert cloud.dispatch(now=recovery + 3 * MINUTE).output["backlogBuckets"] == 0
 
 

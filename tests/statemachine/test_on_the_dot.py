@@ -15,7 +15,7 @@ from typing import Any
 from onthedot.core import keys
 from onthedot.core.jobs import due_time_of, job_id_of
 from onthedot.local.cloud import LocalCloud
-from tests.statemachine.conftest import Jobs, Ledger
+from tests.support.dispatcher import Jobs, Ledger
 
 
 def delivered(cloud: LocalCloud) -> list[tuple[dict[str, Any], datetime]]:

@@ -200,6 +200,7 @@ PARTITION_RESULTS = st.fixed_dictionaries(
         "failed": st.sampled_from([0, 0, 0, 1]),
         "undeleted": st.sampled_from([0, 0, 0, 2]),
         "notDue": st.sampled_from([0, 0, 0, 1]),
+        "paused": st.sampled_from([0, 0, 0, 1]),
         "error": st.sampled_from([None, None, None, "States.TaskFailed"]),
     }
 )
@@ -232,3 +233,26 @@ def test_the_run_start_time_is_used_when_no_now_is_given(cloud: LocalCloud) -> N
     started = keys.parse_time(run.output["now"])
     assert before - timedelta(seconds=1) <= started <= after
     assert [p["pk"] for p in run.output["byPartition"]] in (plan.catch_up(ms(started), None, 5, 12)["partitions"],)
+
+
+# -- Drain shards: the partition key of each shard ---------------------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(moment=MOMENTS, width=WIDTHS, shards=st.integers(1, 100), data=st.data())
+def test_drain_shards_keys_agree_with_python(moment: int, width: int, shards: int, data: st.DataObject) -> None:
+    drain_shards = state("Drain", Settings(bucketMinutes=width, shards=shards))["ItemProcessor"]["States"][
+        "Drain shards"
+    ]
+    bucket = plan.key(plan.floor(moment, width * 60_000))
+    shard = data.draw(st.integers(0, shards - 1))
+
+    items = run_jsonata(drain_shards["Items"], states={"input": {}})
+    pk = run_jsonata(
+        drain_shards["ItemSelector"]["pk"],
+        states={"input": {"bucket": bucket}, "context": {"Map": {"Item": {"Value": shard, "Index": shard}}}},
+    )
+
+    assert list(items) == list(range(shards))
+    assert pk == keys.shard_key(bucket, shard)
+    assert keys.split_partition_key(pk) == (bucket, shard)

@@ -11,7 +11,7 @@ from onthedot.client import Scheduler
 from onthedot.core.jobs import job_id_of
 from onthedot.local.cloud import LocalCloud
 from tests.statemachine import faults
-from tests.statemachine.conftest import Jobs
+from tests.support.dispatcher import Jobs
 
 NOW = datetime(2026, 2, 9, 11, 33, 0, tzinfo=UTC)
 

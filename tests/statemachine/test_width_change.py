@@ -18,45 +18,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from onthedot.core import keys
-from onthedot.deploy.settings import Settings, publish_environment, render_definition, rewind_environment, substitutions
-from onthedot.local import lambda_runtime
+from onthedot.deploy.settings import Settings
 from onthedot.local.cloud import LocalCloud
-from tests.statemachine.conftest import Jobs, Ledger
-from tests.statemachine.test_key_shapes import run, stored
+from tests.support.dispatcher import Jobs, Ledger, deploy, run, stored
 
 OLD, NEW = 5, 15
-
-
-def deploy(cloud: LocalCloud, settings: Settings) -> None:
-    """What ``cdk deploy`` with other knobs does to the running stack: a new definition, new function environments."""
-    names = cloud.names
-    functions = cloud.client("lambda")
-    arn = {
-        name: functions.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
-        for name in (names.publish_function, names.rewind_function)
-    }
-    definition = render_definition(
-        substitutions(
-            settings,
-            table_name=names.table,
-            publish_function_arn=arn[names.publish_function],
-            arrivals_function_arn=arn[names.rewind_function],
-        )
-    )
-    cloud.client("stepfunctions").update_state_machine(stateMachineArn=cloud.state_machine_arn, definition=definition)
-    environments = {
-        names.publish_function: publish_environment(
-            settings, table_name=names.table, bus_name=names.bus, dead_letter_table_name=names.dead_letter_table
-        ),
-        names.rewind_function: rewind_environment(settings, names.table, names.dead_letter_table),
-    }
-    for name, environment in environments.items():
-        functions.update_function_configuration(FunctionName=name, Environment={"Variables": environment})
-        # The handler module is imported anew in the new environment, as Lambda starts new instances.
-        running = lambda_runtime._functions[name]
-        lambda_runtime.register(
-            dataclasses.replace(running, environment={**running.environment, **environment}, _module=None)
-        )
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""The console's tests: HTTP tests against an in-process moto (``aws`` from the unit tests), browser tests
-against a running local cloud (``test_browser``)."""
+"""The console's tests: HTTP tests against an in-process moto (``aws``), browser tests against a running local
+cloud (``test_browser``)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,12 @@ from starlette.testclient import TestClient
 from onthedot.client import Scheduler
 from onthedot.deploy.target import Target
 from onthedot.ui.app import create_app
-from tests.unit.conftest import REGION, aws, create_job_tables  # noqa: F401 - aws: the unit tests' fixture
-
-JOBS = "Jobs"
-DEAD = "DeadLetters"
-ORIGIN = "http://127.0.0.1:4567"
+from tests.support import REGION, create_job_tables
+from tests.support.console import DEAD, JOBS, ORIGIN
 
 
 @pytest.fixture
-def dynamodb(aws: None) -> Any:  # noqa: F811 - the fixture imported above
+def dynamodb(aws: None) -> Any:
     client = boto3.client("dynamodb", region_name=REGION)
     create_job_tables(client, JOBS, DEAD)
     return client

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from onthedot.client import JobRequest, Scheduler
 from onthedot.core import keys
-from tests.e2e.processes import REPO, Output, free_port, local_dynamodb, start_local
+from tests.support.processes import REPO, Output, free_port, local_dynamodb, start_local
 from tests.ui.browser import chromium_path, headless_chromium
 
 DOCS = REPO / "docs"

@@ -19,7 +19,7 @@ import pytest
 
 from onthedot.core import keys
 from onthedot.deploy.settings import Settings
-from tests.e2e.processes import REPO, RunningCloud, free_port, running_cloud
+from tests.support.processes import REPO, RunningCloud, free_port, running_cloud
 from tests.ui.browser import chromium_path, headless_chromium
 
 ARTIFACTS = Path(__file__).parent / "artifacts"

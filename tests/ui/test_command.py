@@ -17,7 +17,7 @@ from onthedot.local.cloud import free_port
 from onthedot.ui import server
 from onthedot.ui.app import create_app
 from onthedot.ui.beside import start_beside
-from tests.ui.conftest import ORIGIN
+from tests.support.console import ORIGIN
 
 
 @pytest.fixture

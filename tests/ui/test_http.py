@@ -20,7 +20,7 @@ from onthedot.core import keys
 from onthedot.core.lateness import EDGES_MS
 from onthedot.deploy.target import Target
 from onthedot.ui.app import create_app
-from tests.ui.conftest import DEAD, JOBS, ORIGIN
+from tests.support.console import DEAD, JOBS, ORIGIN
 
 SCRIPT = "<script>alert(1)</script>"
 CONTROL = "bell\x07 escape\x1b[31m nul\x00 rtl\u202eevil"

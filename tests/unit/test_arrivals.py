@@ -3,9 +3,7 @@ cursor, for each kind of key a stream record can bring."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +20,8 @@ from functions.rewind.arrivals import Arrivals, Verdict, judge, oldest_bucket
 from onthedot.core import keys
 from onthedot.core.jobs import ORIGINAL_DUE
 from onthedot.deploy.settings import Settings, rewind_environment
-from tests.unit.conftest import REGION, Clock, create_job_tables
+from tests.support import REGION, Clock, create_job_tables
+from tests.support.arrivals import World
 
 JOBS = "Jobs"
 DEAD = "DeadLetters"
@@ -118,31 +117,6 @@ def test_wherever_a_job_goes_it_is_never_due_earlier_than_typed(
 
 
 # -- Arrivals: the table, the dead letter and the cursor -----------------------------------------------------------
-
-
-@dataclass
-class World:
-    arrivals: Arrivals
-    jobs: Any  # boto3 Table resources
-    dead: Any
-
-    def put(self, pk: str, sk: str, **attributes: Any) -> dict[str, Any]:
-        item = {"pk": pk, "sk": sk, "detail": {"to": "a@b.c", "n": Decimal(7)}, "detail_type": "reminder", **attributes}
-        self.jobs.put_item(Item=item)
-        return item
-
-    def receive(self, *records: dict[str, Any]) -> Any:
-        return self.arrivals.receive(list(records))
-
-    def items(self) -> dict[tuple[str, str], dict[str, Any]]:
-        return {(item["pk"], item["sk"]): item for item in self.jobs.scan()["Items"] if item["pk"].startswith("j#")}
-
-    def cursor(self) -> str | None:
-        item = self.jobs.get_item(Key={"pk": "cursor", "sk": "dispatcher"}).get("Item")
-        return None if item is None else str(item["bucket"])
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        return [item for item in self.dead.scan()["Items"] if item["pk"] == "dlq"]
 
 
 @pytest.fixture
@@ -307,21 +281,24 @@ class FakeLambdaContext:
 
 
 @pytest.fixture
-def fresh_app(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """``functions.rewind.app`` imported anew under the function's environment, then forgotten again."""
+def app(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``functions.rewind.app`` under the function's environment: read, and its clients made, at its first call."""
     for name, value in rewind_environment(Settings(), JOBS, dead_letter_table_name=DEAD).items():
         monkeypatch.setenv(name, value)
-    saved = {name: sys.modules.pop(name, None) for name in ("functions.rewind.app",)}
-    try:
-        yield importlib.import_module("functions.rewind.app")
-    finally:
-        for name, module in saved.items():
-            sys.modules.pop(name, None)
-            if module is not None:
-                sys.modules[name] = module
+    from functions.rewind import app
+
+    forget(app)
+    yield app
+    forget(app)
 
 
-def test_the_handler_judges_every_insert_of_its_batch(world: World, fresh_app: Any) -> None:
+def forget(app: Any) -> None:
+    """Drop what the handler read and created on its first call, as a new Lambda runtime would start."""
+    for cached in (app.config, app.arrivals, app.lambda_client):
+        cached.cache_clear()
+
+
+def test_the_handler_judges_every_insert_of_its_batch(world: World, app: Any) -> None:
     due = datetime.now(UTC) + timedelta(hours=1)
     shapes = {
         "canonical": keys.sort_key(due, "a"),
@@ -332,11 +309,31 @@ def test_the_handler_judges_every_insert_of_its_batch(world: World, fresh_app: A
         world.put("j#typed", sk)
     event = {"Records": [insert("j#typed", sk) for sk in shapes.values()]}
 
-    response = fresh_app.handler(event, FakeLambdaContext())
+    response = app.handler(event, FakeLambdaContext())
 
     assert response == {"kept": 0, "refiled": 2, "deadLettered": 1, "gone": 0, "rewoundTo": None}
     assert json.loads(json.dumps(response)) == response
     assert {pk for pk, _ in world.items()} == {keys.partition_key(due)}
+
+
+def test_the_configuration_is_the_environment_the_settings_make(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in rewind_environment(Settings(shards=3), JOBS, dead_letter_table_name=DEAD).items():
+        monkeypatch.setenv(name, value)
+    assert app.config() == app.Config(
+        table_name=JOBS,
+        bucket_minutes=Settings().bucketMinutes,
+        catch_up_buckets=Settings().catchUpBuckets,
+        dead_letter_table_name=DEAD,
+        shards=3,
+    )
+
+
+def test_without_its_table_the_function_fails_its_first_call_naming_the_variable(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JOBS_TABLE_NAME")
+    with pytest.raises(RuntimeError, match=r"JOBS_TABLE_NAME is not set .*rewind_environment"):
+        app.handler({"Records": []}, FakeLambdaContext())
 
 
 def test_an_occurrence_long_past_stays_where_its_series_points_and_the_cursor_goes_back(world: World) -> None:

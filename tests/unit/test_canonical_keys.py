@@ -14,19 +14,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from onthedot.core.keys import (
+    MAX_JOB_ID_BYTES,
     KeyFormatError,
     canonical_keys,
     parse_sort_key,
     partition_key,
     read_time,
+    shard_key,
+    shard_of,
     sort_key,
+    split_partition_key,
 )
 
 BUCKET_MINUTES = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60]
 ID = "0194f3a1-2b3c-7d4e-8f90-123456789abc"
 CANONICAL = ("j#2026-02-09T11:30", f"2026-02-09T11:33:00.000Z#{ID}")
 
-job_ids = st.text(min_size=1).filter(lambda text: "#" not in text)
+job_ids = st.text(min_size=1, max_size=25).filter(lambda text: "#" not in text)  # at most 100 bytes
 pks = st.text().map(lambda text: "j#" + text)
 # Aware instants with microseconds, 1970 to 2200, seen from UTC or from any whole-minute offset.
 instants = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1)).map(
@@ -206,8 +210,39 @@ def test_read_time_reads_what_format_time_writes(due: datetime) -> None:
     assert read_time(text) == due.replace(microsecond=due.microsecond // 1000 * 1000)
 
 
-def test_keys_that_would_not_fit_written_out_are_refused() -> None:
-    long_id = "x" * (1024 - len("2026-02-09T11:33:00.000Z#"))
+def test_job_ids_longer_than_a_page_of_keys_allows_are_refused() -> None:
+    long_id = "é" * (MAX_JOB_ID_BYTES // 2)  # two bytes a character
     assert canonical_keys("j#", f"2026-02-09T11:33:00.000Z#{long_id}")[1] == f"2026-02-09T11:33:00.000Z#{long_id}"
-    with pytest.raises(KeyFormatError, match="longer than DynamoDB's 1024 bytes"):
-        canonical_keys("j#", f"20260209T113300Z#{long_id}x")  # 1017 bytes as typed, 1025 written out
+    with pytest.raises(KeyFormatError, match=f"longer than {MAX_JOB_ID_BYTES} bytes"):
+        canonical_keys("j#", f"20260209T113300Z#{long_id}x")
+
+
+@pytest.mark.parametrize(
+    ("pk", "shards", "expected_shard"),
+    [
+        ("j#2026-02-09T11:30", 1, 0),
+        ("j#2026-02-09T11:30", 8, 0),  # the original item format is shard 0 whatever the knob
+        ("j#2026-02-09T11:30#3", 8, 3),
+        ("j#2026-02-09T11:30#7", 8, 7),
+        ("j#2026-02-09T11:30#8", 8, None),  # a shard that no longer exists: filed by its id
+        ("j#2026-02-09T11:30#3", 1, 0),
+        ("j#2026-02-09T11:30#03", 8, None),
+        ("j#2026-02-09T11:30#0", 8, None),
+        ("j#2026-02-09T11:30#x", 8, None),
+        ("j#2026-02-09T11:35#2", 8, 2),  # another bucket: the due time's bucket, the same shard
+    ],
+)
+def test_a_job_keeps_its_shard_while_the_shard_exists(pk: str, shards: int, expected_shard: int | None) -> None:
+    job_id = "a-job"
+    expected = shard_of(job_id, shards) if expected_shard is None else expected_shard
+    canonical = canonical_keys(pk, f"2026-02-09T11:33:00.000Z#{job_id}", shards=shards)
+    assert canonical == (shard_key("j#2026-02-09T11:30", expected), f"2026-02-09T11:33:00.000Z#{job_id}")
+    assert canonical_keys(*canonical, shards=shards) == canonical
+
+
+@given(st.text(min_size=1, max_size=40).filter(lambda text: "#" not in text), st.integers(1, 100))
+def test_every_shard_key_reads_back(job_id: str, shards: int) -> None:
+    shard = shard_of(job_id, shards)
+    assert 0 <= shard < shards
+    pk = shard_key("j#2026-02-09T11:30", shard)
+    assert split_partition_key(pk) == ("j#2026-02-09T11:30", shard)

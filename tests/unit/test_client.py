@@ -25,7 +25,7 @@ from onthedot.client import (
     Series,
 )
 from onthedot.core.keys import due_of, job_key, new_job_id, parse_sort_key, partition_key, sort_key, with_due
-from tests.unit.conftest import Clock, create_job_tables
+from tests.support import Clock, create_job_tables
 
 REGION = "us-east-1"
 TABLE = "Jobs"

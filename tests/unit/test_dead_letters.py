@@ -22,7 +22,7 @@ from onthedot.client import DeadLetter, InvalidJob, Job, JobNotFound, Scheduler
 from onthedot.core.keys import due_of, partition_key, sort_key, with_due
 from onthedot.deploy import target
 from onthedot.deploy.target import LOCAL, Target, resolve
-from tests.unit.conftest import Clock, create_job_tables
+from tests.support import Clock, create_job_tables
 
 REGION = "us-east-1"
 JOBS = "Jobs"

@@ -24,7 +24,7 @@ from onthedot import cli
 from onthedot.client import InvalidJob, JobRequest, Scheduler
 from onthedot.core.jobs import DEAD_PK, DETAIL, DETAIL_TYPE, JOB, REASON, SIZE, SIZE_PK, SIZE_SK
 from onthedot.core.keys import job_key, new_job_id
-from tests.unit.conftest import create_job_tables
+from tests.support import create_job_tables
 
 JOBS = "Jobs"
 DEAD = "DeadLetters"

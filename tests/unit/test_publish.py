@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +20,6 @@ from functions.publish.publisher import (
     BACKOFF_CAP_SECONDS,
     HOLD_SECONDS,
     MAX_BYTES_PER_PUT,
-    MAX_ERROR_CHARS,
     MAX_KEYS_PER_READ,
     PageResult,
     backoff,
@@ -30,10 +27,11 @@ from functions.publish.publisher import (
     publish_page,
 )
 from onthedot.core import lateness
+from onthedot.core import metrics as metric_names
 from onthedot.core.jobs import entry_size, job_resource
 from onthedot.core.keys import parse_sort_key, partition_key, sort_key
 from onthedot.deploy.settings import Settings, publish_environment
-from tests.unit.conftest import create_job_tables
+from tests.support import create_job_tables
 
 REGION = "us-east-1"
 TABLE_NAME = "Jobs"
@@ -138,7 +136,14 @@ def run(
 
 def outcome(result: PageResult) -> dict[str, Any]:
     """What became of each key, from the response (without the lateness figures)."""
-    return {name: result.as_dict()[name] for name in ("published", "advance", "failed", "dead", "missing")}
+    response = result.as_dict()
+    return {
+        "published": response["published"],
+        "occurrences": response["occurrences"],
+        "failed": [{"sk": failure.sk, "error": failure.error} for failure in result.failed],
+        "dead": response["dead"],
+        "missing": response["missing"],
+    }
 
 
 def assert_accounted(result: PageResult, sks: list[str]) -> None:
@@ -342,9 +347,11 @@ def test_nothing_published_has_no_lateness(dynamodb, events, sleeps):
     assert result.lateness_ms == []
     assert result.as_dict() == {
         "published": [],
-        "advance": [],
-        "failed": [],
         "dead": [],
+        "occurrences": 0,
+        "advanced": 0,
+        "unreplaced": 0,
+        "failed": 0,
         "missing": 1,
         "notDue": 0,
         "lateness": [0] * len(lateness.EDGES_MS),
@@ -457,10 +464,11 @@ def test_entries_still_rejected_after_retries_are_reported_failed(dynamodb, tabl
 
     # THEN those two are failed with EventBridge's code and message and are not in published
     assert result.published == [sks[1], sks[2], sks[4]]
-    assert result.as_dict()["failed"] == [
+    assert outcome(result)["failed"] == [
         {"sk": sks[0], "error": "ThrottlingException: Rate exceeded"},
         {"sk": sks[3], "error": "ThrottlingException: Rate exceeded"},
     ]
+    assert result.as_dict()["failed"] == 2
     assert len(sleeps) == 2
     assert client.remaining[job_resource("job-0000")] == 99 - 3
     assert_accounted(result, sks)
@@ -534,13 +542,12 @@ def test_a_request_refused_for_one_bad_entry_is_split_and_the_good_ones_are_publ
 
 
 def test_a_failed_read_fails_its_keys_and_publishes_the_rest(dynamodb, table, events, sleeps):
-    # GIVEN 150 keys, and DynamoDB failing the read of the first 100
+    # GIVEN 150 keys, and DynamoDB failing the read of the first 100 (the reads go out in parallel)
     sks = [add_job(table, n) for n in range(150)]
-    reads = []
 
-    def fail_first_read(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        reads.append(1)
-        if len(reads) != 1:
+    def fail_first_read(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        [request] = json.loads(params["body"])["RequestItems"].values()
+        if not any(key["sk"] == {"S": sks[0]} for key in request["Keys"]):
             return None
         error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate of requests exceeds"}
         return AWSResponse("https://dynamodb", 400, {}, None), {"Error": error, "ResponseMetadata": {}}
@@ -590,7 +597,7 @@ def test_keys_unprocessed_after_the_bound_are_failed_not_missing(dynamodb, table
     assert len(reader.requests) == 5
     assert len(sleeps) == 4
     assert result.published == [sks[0], sks[2]]
-    assert result.as_dict()["failed"] == [{"sk": sks[1], "error": "still unprocessed by BatchGetItem after 4 retries"}]
+    assert outcome(result)["failed"] == [{"sk": sks[1], "error": "still unprocessed by BatchGetItem after 4 retries"}]
     assert result.missing == 0
     assert_accounted(result, sks)
 
@@ -603,7 +610,7 @@ def test_missing_items_are_counted(dynamodb, table, events, put_requests, sleeps
     result = run(dynamodb, events, sks, sleeps)
 
     # THEN they are missing, neither published nor failed, and nothing was sent for them
-    assert outcome(result) == {"published": [sks[0], sks[2]], "advance": [], "failed": [], "dead": [], "missing": 2}
+    assert outcome(result) == {"published": [sks[0], sks[2]], "occurrences": 0, "failed": [], "dead": [], "missing": 2}
     assert job_ids(flatten(put_requests)) == ["job-0001", "job-0002"]
 
 
@@ -612,7 +619,7 @@ def test_duplicate_keys_are_published_once(dynamodb, table, events, put_requests
 
     result = run(dynamodb, events, [sk, sk], sleeps)
 
-    assert outcome(result) == {"published": [sk], "advance": [], "failed": [], "dead": [], "missing": 0}
+    assert outcome(result) == {"published": [sk], "occurrences": 0, "failed": [], "dead": [], "missing": 0}
     assert len(flatten(put_requests)) == 1
 
 
@@ -646,7 +653,7 @@ def test_poison_jobs_are_failed_with_their_reason_and_the_rest_published(dynamod
     for sk, reason in poison.items():
         assert reasons[sk].startswith("poison job: ")
         assert reason in reasons[sk]
-    assert all(len(failure["error"]) <= MAX_ERROR_CHARS for failure in result.as_dict()["failed"])
+    assert result.as_dict()["failed"] == len(poison)  # the reasons are logged, the response stays small
     assert sleeps == []
     assert_accounted(result, sks)
 
@@ -695,44 +702,31 @@ class FakeLambdaContext:
     aws_request_id: str = "7d2b7a4e-0000-4000-8000-000000000001"
 
 
-SERVICE_UNDER_TEST = "onthedot-publish-unit"
-
-
 @pytest.fixture
-def fresh_app(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """``functions.publish.app`` imported anew under the function's environment, then forgotten again."""
+def app(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``functions.publish.app`` under the function's environment: read, and its clients made, at its first call."""
     environment = publish_environment(
         Settings(), table_name=TABLE_NAME, bus_name=BUS_NAME, dead_letter_table_name=DEAD_LETTER_TABLE_NAME
     )
-    environment |= {
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "onthedot-unit",
-        "POWERTOOLS_SERVICE_NAME": SERVICE_UNDER_TEST,
-    }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    import functions.publish as package
+    from functions.publish import app
 
-    names = ("app", "publisher", "observability")
-    saved = {name: sys.modules.pop(f"functions.publish.{name}", None) for name in names}
-    try:
-        app = importlib.import_module("functions.publish.app")
-        # Powertools keeps metrics in a store shared by every Metrics instance: start from an empty one.
-        app.metrics.clear_metrics()
-        yield app
-    finally:
-        for name, module in saved.items():
-            sys.modules.pop(f"functions.publish.{name}", None)
-            if module is None:
-                if hasattr(package, name):
-                    delattr(package, name)
-            else:
-                sys.modules[f"functions.publish.{name}"] = module
-                setattr(package, name, module)
+    forget(app)
+    # Powertools keeps metrics in a store shared by every Metrics instance: start from an empty one.
+    app.metrics.clear_metrics()
+    yield app
+    forget(app)
+
+
+def forget(app: Any) -> None:
+    """Drop what the handler read and created on its first call, as a new Lambda runtime would start."""
+    app.config.cache_clear()
+    app.clients.cache_clear()
 
 
 @pytest.mark.usefixtures("events")
-def test_handler_publishes_the_page_and_emits_metrics(fresh_app, table, capsys, caplog):
+def test_handler_publishes_the_page_and_emits_metrics(app, table, capsys, caplog):
     # GIVEN the dispatcher's event, with two of its three jobs in the table
     event = json.loads((EVENTS_DIR / "publish_page.json").read_text())
     for sk in event["sks"][:2]:
@@ -741,25 +735,26 @@ def test_handler_publishes_the_page_and_emits_metrics(fresh_app, table, capsys, 
 
     # WHEN the handler is invoked
     started = datetime.now(UTC)
-    response = fresh_app.handler(event, FakeLambdaContext())
+    response = app.handler(event, FakeLambdaContext())
     finished = datetime.now(UTC)
 
     # THEN it answers plain JSON: both existing jobs published, the third missing
-    assert {name: response[name] for name in ("published", "advance", "failed", "dead", "missing", "notDue")} == {
+    assert {name: response[name] for name in ("published", "occurrences", "failed", "dead", "missing", "notDue")} == {
         "published": event["sks"][:2],
-        "advance": [],
-        "failed": [],
+        "occurrences": 0,
+        "failed": 0,
         "dead": [],
         "missing": 1,
         "notDue": 0,
     }
     assert sum(response["lateness"]) == 2
     assert json.loads(json.dumps(response)) == response
-    # ... and emits the counts and each job's lateness as EMF metrics in the configured namespace
+    # ... and emits the counts and each job's lateness as EMF metrics in onthedot's namespace
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     emf = [line for line in lines if "_aws" in line]
     assert len(emf) == 1
-    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "onthedot-unit"
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == metric_names.NAMESPACE
+    assert emf[0]["service"] == metric_names.SERVICE
     assert (emf[0]["Published"], emf[0]["Failed"], emf[0]["Missing"]) == ([2.0], [0.0], [1.0])
     dues = [parse_sort_key(sk)[0] for sk in event["sks"][:2]]
     for due, late in zip(sorted(dues, reverse=True), sorted(emf[0]["LatenessSeconds"]), strict=True):
@@ -773,14 +768,54 @@ def test_handler_publishes_the_page_and_emits_metrics(fresh_app, table, capsys, 
         "LatenessSeconds": "Seconds",
     }
     # ... and logs the page as JSON with fields, without the jobs' detail
-    formatter = fresh_app.logger.registered_formatter
-    logs = [json.loads(formatter.format(record)) for record in caplog.records if record.name == SERVICE_UNDER_TEST]
+    formatter = app.logger.registered_formatter
+    logs = [json.loads(formatter.format(record)) for record in caplog.records if record.name == metric_names.SERVICE]
     summary = [line for line in logs if line.get("message") == "published page"]
     assert summary
     assert summary[0]["published"] == 2
     assert summary[0]["missing"] == 1
     assert summary[0]["function_request_id"] == FakeLambdaContext.aws_request_id
     assert all("secret-x" not in json.dumps(line) for line in logs)
+
+
+def test_the_configuration_is_the_environment_the_settings_make_read_at_the_first_call(app, monkeypatch):
+    # GIVEN the environment the stack gives the function, with two shards
+    for name, value in publish_environment(
+        Settings(shards=2), table_name=TABLE_NAME, bus_name=BUS_NAME, dead_letter_table_name=DEAD_LETTER_TABLE_NAME
+    ).items():
+        monkeypatch.setenv(name, value)
+    # WHEN the handler first reads it THEN every value arrives typed
+    assert app.config() == app.Config(
+        table_name=TABLE_NAME,
+        dead_letter_table_name=DEAD_LETTER_TABLE_NAME,
+        bus_name=BUS_NAME,
+        event_source=Settings().eventSource,
+        publish_retries=Settings().publishRetries,
+        bucket_minutes=Settings().bucketMinutes,
+        max_attempts=Settings().maxAttempts,
+        shards=2,
+    )
+    # ... and is kept: the environment is not read again
+    monkeypatch.setenv("SHARDS", "3")
+    assert app.config().shards == 2
+
+
+def test_without_shards_in_its_environment_the_function_has_one(app, monkeypatch):
+    monkeypatch.delenv("SHARDS")
+    assert app.config().shards == 1
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+@pytest.mark.parametrize(("name", "value"), [("EVENT_BUS_NAME", None), ("MAX_ATTEMPTS", None), ("SHARDS", "two")])
+def test_a_missing_or_unreadable_variable_fails_the_first_call_naming_it(app, monkeypatch, name, value):
+    # GIVEN a function deployed without (a readable) one of its variables: importing it still works
+    if value is None:
+        monkeypatch.delenv(name)
+    else:
+        monkeypatch.setenv(name, value)
+    # WHEN it is invoked THEN it fails, naming the variable and where it comes from
+    with pytest.raises(RuntimeError, match=rf"environment variable {name} is .*publish_environment"):
+        app.handler({"pk": PK, "sks": []}, FakeLambdaContext())
 
 
 def job_ids_of(sks: list[str], skip: list[str] | None = None) -> list[str]:

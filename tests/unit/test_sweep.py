@@ -3,9 +3,7 @@ if it had just arrived, in legs that each stop well inside the function's time a
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,8 +18,8 @@ from functions.rewind.arrivals import Arrivals, Sweep
 from onthedot.core import keys
 from onthedot.core.jobs import ORIGINAL_DUE
 from onthedot.deploy.settings import Settings, rewind_environment
-from tests.unit.conftest import REGION, Clock, create_job_tables
-from tests.unit.test_arrivals import World
+from tests.support import REGION, Clock, create_job_tables
+from tests.support.arrivals import World
 
 JOBS = "Jobs"
 DEAD = "DeadLetters"
@@ -180,18 +178,23 @@ class Invokes:
 
 @pytest.fixture
 def app(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """``functions.rewind.app`` imported anew under the function's environment with the 15-minute width."""
+    """``functions.rewind.app`` under the function's environment with the 15-minute width, its Lambda client
+    recording the legs it starts."""
     for name, value in rewind_environment(Settings(bucketMinutes=NEW), JOBS, dead_letter_table_name=DEAD).items():
         monkeypatch.setenv(name, value)
-    saved = sys.modules.pop("functions.rewind.app", None)
-    try:
-        module = importlib.import_module("functions.rewind.app")
-        monkeypatch.setattr(module, "LAMBDA", Invokes())
-        yield module
-    finally:
-        sys.modules.pop("functions.rewind.app", None)
-        if saved is not None:
-            sys.modules["functions.rewind.app"] = saved
+    from functions.rewind import app
+
+    forget(app)
+    invokes = Invokes()
+    monkeypatch.setattr(app, "lambda_client", lambda: invokes)
+    yield app
+    forget(app)
+
+
+def forget(app: Any) -> None:
+    """Drop what the handler read and created on its first call, as a new Lambda runtime would start."""
+    app.config.cache_clear()
+    app.arrivals.cache_clear()
 
 
 def test_with_time_to_spare_one_leg_sweeps_everything(world: World, app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,7 +205,7 @@ def test_with_time_to_spare_one_leg_sweeps_everything(world: World, app: Any, mo
     assert result["finished"] is True
     assert result["pages"] >= 30 // 4
     assert result["refiled"] == 20  # the jobs in 10:05, 10:10, 10:20 and 10:25
-    assert app.LAMBDA.calls == []
+    assert app.lambda_client().calls == []  # one leg: no other started
 
 
 def test_short_of_time_a_leg_invokes_the_next_asynchronously_until_the_scan_ends(
@@ -218,7 +221,8 @@ def test_short_of_time_a_leg_invokes_the_next_asynchronously_until_the_scan_ends
     while event is not None:
         assert len(results) < 100, "the sweep does not end"
         results.append(app.handler(event, context))
-        calls, app.LAMBDA.calls = app.LAMBDA.calls, []
+        invokes = app.lambda_client()
+        calls, invokes.calls = invokes.calls, []
         if results[-1]["finished"]:
             assert calls == []
             event = None

@@ -275,10 +275,13 @@ def test_payload_is_logged_at_debug(app: Any, event: dict[str, Any], caplog: pyt
 # --- the kit's configuration ----------------------------------------------------------------------------
 
 
-def test_kit_needs_a_table(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kit_needs_a_table_by_the_first_delivery(monkeypatch: pytest.MonkeyPatch, event: dict[str, Any]) -> None:
     monkeypatch.delenv(IDEMPOTENCY_TABLE_ENV, raising=False)
+    # GIVEN a handler decorated without a table: decorating (at import) reads and connects nothing
+    handler = idempotent_job()(lambda event, context: {})
+    # WHEN the first job is delivered THEN the worker fails, naming what it lacks
     with pytest.raises(RuntimeError, match=IDEMPOTENCY_TABLE_ENV):
-        idempotent_job()
+        handler(event, FakeLambdaContext())
 
 
 def test_kit_takes_any_persistence_layer_and_expiry(table: Any, event: dict[str, Any]) -> None:
