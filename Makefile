@@ -71,6 +71,8 @@ bench: $(VENV)/.installed $(VENV)/.bench
 	$(BIN)/python benchmarks/schedule_10000.py
 	$(BIN)/python -m benchmarks.scale_sweep
 	$(BIN)/python -m benchmarks.lateness
+	$(BIN)/python -m benchmarks.capacity --table
+	$(BIN)/python -m benchmarks.nine_oclock
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
