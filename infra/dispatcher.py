@@ -64,9 +64,8 @@ class Dispatcher(Construct):
             self.state_machine,
             "dynamodb:Query",  # Query due jobs
             "dynamodb:BatchWriteItem",  # Delete published
-            "dynamodb:DeleteItem",  # Advance series (TransactWriteItems is authorised per item action)
-            "dynamodb:PutItem",  # Advance series, Record run
-            "dynamodb:UpdateItem",  # Advance series, Advance cursor
+            "dynamodb:PutItem",  # Record run
+            "dynamodb:UpdateItem",  # Claim window, Keep the old layout, Advance cursor
             "dynamodb:GetItem",  # Read cursor
         )
         publish_function.grant_invoke(self.state_machine)

@@ -11,6 +11,15 @@ from infra.dependencies import DependenciesLayer
 from infra.functions import ARCHITECTURE, RUNTIME, OnTheDotFunction
 from onthedot.deploy.settings import Settings, publish_environment
 
+# What the function does to the jobs table (tests/unit/test_publish.py holds its calls to this list).
+JOBS_TABLE_ACTIONS = (
+    "dynamodb:BatchGetItem",  # read jobs
+    "dynamodb:UpdateItem",  # count attempts; replace an occurrence: move its series on
+    # replace an occurrence by the next (TransactWriteItems is authorised per item action)
+    "dynamodb:DeleteItem",
+    "dynamodb:PutItem",
+)
+
 
 class Publisher(Construct):
     """The publish function, allowed to read jobs, count their attempts, put events and write dead letters."""
@@ -43,6 +52,6 @@ class Publisher(Construct):
             layers=[dependencies.layer],
         )
         self.function, self.role, self.log_group = built.function, built.role, built.log_group
-        table.grant(self.function, "dynamodb:BatchGetItem", "dynamodb:UpdateItem")  # read jobs, count attempts
+        table.grant(self.function, *JOBS_TABLE_ACTIONS)
         dead_letter_table.grant(self.function, "dynamodb:PutItem", "dynamodb:UpdateItem")  # bury, keep the size
         bus.grant_put_events_to(self.function)

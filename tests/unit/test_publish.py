@@ -29,7 +29,8 @@ from functions.publish.publisher import (
 from onthedot.core import lateness
 from onthedot.core import metrics as metric_names
 from onthedot.core.jobs import entry_size, job_resource
-from onthedot.core.keys import parse_sort_key, partition_key, sort_key
+from onthedot.core.keys import format_time, new_job_id, parse_sort_key, partition_key, sort_key
+from onthedot.core.occurrence import occurrence_item, series_key
 from onthedot.deploy.settings import Settings, publish_environment
 from tests.support import create_job_tables
 
@@ -925,3 +926,51 @@ def test_a_job_stays_failed_when_the_dead_letter_cannot_be_written(dynamodb, tab
     assert failure.sk == poison
     assert "recording it failed" in failure.error
     assert table.get_item(Key={"pk": PK, "sk": poison}).get("Item") is not None  # not lost
+
+
+# --- what the function calls, against what its role is granted ------------------------------------------------
+
+
+def test_every_call_on_the_jobs_table_is_one_the_function_is_granted(dynamodb, table, events, sleeps):
+    # GIVEN a page with a one-time job, a poison job out of attempts, and an occurrence of a recurring job (whose
+    # replacement is a transaction: authorised per item action)
+    from infra.publisher import JOBS_TABLE_ACTIONS  # the list the stack grants
+
+    series_id = "daily"
+    due = BUCKET + timedelta(seconds=3)
+    occurrence_id = new_job_id(due)
+    occurrence_sk = sort_key(due, occurrence_id)
+    table.put_item(
+        Item=occurrence_item(PK, occurrence_sk, series_id=series_id, number=1, detail_type="t", created_at="x")
+    )
+    table.put_item(
+        Item={
+            **series_key(series_id),
+            "detail": {"n": 1},
+            "detail_type": "t",
+            "rate": "1 day",
+            "tz": "UTC",
+            "starts_at": format_time(due),
+            "fired": 0,
+            "current": occurrence_sk,
+        }
+    )
+    sks = [add_job(table, 1), add_job(table, 2, detail="not a map"), occurrence_sk]
+    actions: set[str] = set()
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        body = json.loads(params["body"] or b"{}")
+        if model.name == "TransactWriteItems":
+            actions.update(f"{kind}Item" for item in body["TransactItems"] for kind in item)
+        elif body.get("TableName") == TABLE_NAME or TABLE_NAME in body.get("RequestItems", {}):
+            actions.add(model.name)
+
+    dynamodb.meta.client.meta.events.register("before-call.dynamodb", record)
+
+    # WHEN the page is published
+    result = run(dynamodb, events, sks, sleeps, dead_letters=dead_letters_of(dynamodb, max_attempts=1))
+
+    # THEN the occurrence was replaced, and every action on the jobs table is one the stack grants
+    assert result.advanced == 1
+    assert {"BatchGetItem", "DeleteItem", "PutItem", "UpdateItem"} <= actions
+    assert {f"dynamodb:{action}" for action in actions} <= set(JOBS_TABLE_ACTIONS)
