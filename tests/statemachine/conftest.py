@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from onthedot.deploy.settings import Settings
 from onthedot.local.cloud import LocalCloud, free_port
-from tests.support.dispatcher import LEDGERS, Jobs, Ledger
+from tests.support.dispatcher import LEDGERS, SHARDS, Jobs, Ledger, redeployed
 
 
 @pytest.fixture(scope="package")
@@ -45,3 +46,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"{'fault':<62}" + "".join(f"{name:>14}" for name in columns))
     for fault, row in LEDGERS:
         terminalreporter.write_line(f"{fault[:61]:<62}" + "".join(f"{row[name]:>14}" for name in columns))
+
+
+@pytest.fixture
+def sharded(cloud: LocalCloud) -> Iterator[Settings]:
+    """The cloud with its buckets spread over ``SHARDS`` shards, for as long as a test runs."""
+    with redeployed(cloud, shards=SHARDS) as settings:
+        yield settings

@@ -4,33 +4,18 @@ run in real time, none early, every one accounted for."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from onthedot.client import JobRequest, Scheduler
 from onthedot.core import keys
 from onthedot.core.jobs import due_time_of, job_id_of
 from onthedot.deploy.settings import Settings
 from onthedot.local.cloud import LocalCloud
-from tests.support.dispatcher import Ledger, deploy, settled, stored
+from tests.support.dispatcher import SHARDS, Ledger, settled, stored
 
-SHARDS = 4
 JOBS = 300
 LEAD = timedelta(seconds=3)  # from the end of the writes to the due second: the run starts before it and waits
-
-
-@pytest.fixture
-def sharded(cloud: LocalCloud) -> Iterator[Settings]:
-    settings = dataclasses.replace(cloud.settings, shards=SHARDS)
-    deploy(cloud, settings)
-    try:
-        yield settings
-    finally:
-        deploy(cloud, cloud.settings)
 
 
 def received_events(cloud: LocalCloud) -> list[tuple[dict[str, object], datetime]]:

@@ -13,29 +13,15 @@ import dataclasses
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from onthedot.core import keys
 from onthedot.core.occurrence import occurrence_item, series_key
 from onthedot.deploy.settings import Settings
 from onthedot.local.cloud import LocalCloud
-from tests.support.dispatcher import Jobs, Ledger, deploy, due_lately, run, settled, stored
+from tests.support.dispatcher import SHARDS, Jobs, Ledger, deploy, due_lately, redeployed, run, settled, stored
 
-SHARDS = 4
 STEP_FUNCTIONS_PAYLOAD_LIMIT = 256 * 1024
-
-
-@pytest.fixture
-def sharded(cloud: LocalCloud) -> Iterator[Settings]:
-    settings = dataclasses.replace(cloud.settings, shards=SHARDS)
-    deploy(cloud, settings)
-    try:
-        yield settings
-    finally:
-        deploy(cloud, cloud.settings)
 
 
 def put_in_shard(cloud: LocalCloud, due: datetime, shard: int, job_id: str | None = None) -> str:
@@ -97,8 +83,7 @@ def test_the_largest_page_of_recurring_jobs_stays_under_256_kb_at_every_step(
 ) -> None:
     # GIVEN 1,000 occurrences of recurring jobs due in one partition, with the longest detail-type and series id a
     # client may write, and the largest page the knobs allow
-    deploy(cloud, dataclasses.replace(cloud.settings, pageSize=1000))
-    try:
+    with redeployed(cloud, pageSize=1000):
         due = due_lately()
         first = keys.new_job_id(due)
         dynamodb = cloud.client("dynamodb")
@@ -155,8 +140,6 @@ def test_the_largest_page_of_recurring_jobs_stays_under_256_kb_at_every_step(
         assert transitions > 0
         assert 100 * 1000 > largest > 1000 * len("2026-01-01T00:00:00.000Z#") + 1000 * 36
         assert largest < STEP_FUNCTIONS_PAYLOAD_LIMIT // 2
-    finally:
-        deploy(cloud, cloud.settings)
 
 
 def _typed(value: object) -> dict[str, str]:
@@ -168,8 +151,7 @@ def test_a_run_starts_no_page_after_its_deadline_and_the_next_run_fires_the_rest
 ) -> None:
     # GIVEN 60 jobs due a few minutes ago, and a dispatcher that reads 10 a page with no time for its catch-up
     # (a budget of 0 ms: the first page of each partition, then nothing more)
-    deploy(cloud, dataclasses.replace(cloud.settings, pageSize=10), CatchUpBudgetMs="0")
-    try:
+    with redeployed(cloud, {"CatchUpBudgetMs": "0"}, pageSize=10):
         due = due_lately()
         ledger.scheduled = {jobs.put(due + timedelta(milliseconds=n)) for n in range(60)}
 
@@ -181,8 +163,6 @@ def test_a_run_starts_no_page_after_its_deadline_and_the_next_run_fires_the_rest
         assert first.output["paused"] == 1
         assert len(stored(cloud)) == 50
         assert json.dumps(first.output["byPartition"]).count('"paused": 1') == 1
-    finally:
-        deploy(cloud, cloud.settings)
 
     # AND the next runs, with time to spare, fire the rest: none lost, none twice
     second = run(cloud, ledger, due + timedelta(minutes=1, seconds=1))

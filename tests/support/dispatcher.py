@@ -7,6 +7,8 @@ import dataclasses
 import json
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -128,6 +130,9 @@ def settled(ledger: Ledger, scheduled: int, published: int, dead: int = 0) -> No
 DUE_IN_BUCKET = timedelta(minutes=3, seconds=12)  # two minutes before it is still in the same bucket
 
 
+SHARDS = 4  # the shards of the drills on a sharded cloud (the `sharded` fixture)
+
+
 def due_lately() -> datetime:
     """A due time a few minutes ago (in a bucket the dispatcher has drained, well inside what one run catches up):
     the runs replay the minutes around it, while the publish function sees it due by the real clock."""
@@ -167,3 +172,15 @@ def deploy(cloud: LocalCloud, settings: Settings, **overrides: str) -> None:
         lambda_runtime.register(
             dataclasses.replace(running, environment={**running.environment, **environment}, _module=None)
         )
+
+
+@contextmanager
+def redeployed(cloud: LocalCloud, overrides: dict[str, str] | None = None, **knobs: Any) -> Iterator[Settings]:
+    """The cloud deployed with other knobs (and definition ``overrides``, see ``deploy``) for the block, then
+    with its own again."""
+    settings = dataclasses.replace(cloud.settings, **knobs)
+    deploy(cloud, settings, **(overrides or {}))
+    try:
+        yield settings
+    finally:
+        deploy(cloud, cloud.settings)
