@@ -197,7 +197,11 @@ def _banner(console: Console, cloud: LocalCloud, every: float) -> None:
 
 def _stop_on_signals(stop: threading.Event) -> None:
     def handle(_signum: int, _frame: Any) -> None:
-        stop.set()
+        # A handler runs in the main thread, between any two bytecodes: a second signal (``timeout`` and Ctrl-C
+        # signal the whole process group) may arrive while the first one's ``set()`` holds the event's lock, and
+        # a second ``set()`` would wait for that lock for ever. ``is_set()`` takes no lock.
+        if not stop.is_set():
+            stop.set()
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
