@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import threading
@@ -160,6 +161,8 @@ def serve(
         for event in cloud.receive_events():  # what fired during the last run
             console.fired(event)
     finally:
+        # A run still waiting out its window is abandoned: what it logs as the cloud goes away is not news.
+        logging.getLogger("moto").disabled = True
         cloud.stop()
     console.say("stopped")
     return 0
