@@ -198,6 +198,7 @@ def substitutions(
         "CatchUpBuckets": str(settings.catchUpBuckets),
         "CatchUpBudgetMs": str(catch_up_budget_ms(settings)),
         "LastPageAfterWindowMs": str(LAST_PAGE_AFTER_WINDOW_SECONDS * 1000),
+        "DeleteBatch": str(DELETE_BATCH),
         # A page's deletes all at once: 1,000 keys are 40 BatchWriteItem requests.
         "DeleteConcurrency": str(min(MAX_DELETE_CONCURRENCY, -(-settings.pageSize // DELETE_BATCH))),
         "LookAheadMs": str(look_ahead_ms(settings)),
